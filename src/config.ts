@@ -1,0 +1,243 @@
+/**
+ * Configuration: the only module that reads `process.env`.
+ *
+ * Sources, later ones winning: built-in defaults, an optional JSON config file (`WSZ_CONFIG_FILE`),
+ * environment variables. Everything is validated once; a bad value stops start-up with a message
+ * naming the setting and the value (never echoing a password). The result is deeply frozen.
+ *
+ * With no upstream configured at all (no `LEGACY_API_URL`, no environments in the file), the
+ * subgraph runs against the built-in 4D emulator.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** One 4D REST server the client may talk to (the old package's `test`, `live`, …). */
+export interface EnvironmentConfig {
+  /** Origin of the 4D web server, e.g. `http://erp.example:8080` (a trailing `/rest` is tolerated). */
+  readonly baseUrl: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** How the client opens its session: `login` (POST `$directory/login`, default) or `basic` (HTTP Basic). */
+  readonly auth: 'login' | 'basic';
+}
+
+export interface EmulatorConfig {
+  /** Port of the embedded emulator; default 0 (a free port). */
+  readonly port: number;
+  /** Data size: 1 = production sizes; default 0.01. */
+  readonly scale: number;
+  /** Simulated upstream latency in ms; default 0. */
+  readonly latencyMs: number;
+  /** Licence pool of the emulated server; default 10. */
+  readonly sessions: number;
+}
+
+export interface AppConfig {
+  /** `production` hides the Sandbox landing page; from `NODE_ENV`, default `development`. */
+  readonly nodeEnv: string;
+  /** HTTP port of the subgraph; `PORT`, default 4001. */
+  readonly port: number;
+  /** Interface to listen on; `HOST`, default `0.0.0.0`. */
+  readonly host: string;
+  /** pino level; `LOG_LEVEL`, default `info`. */
+  readonly logLevel: string;
+  /** Redis for shared sessions and caches; `REDIS_URL`, default none (in-memory, one process). */
+  readonly redisUrl?: string;
+  /** Key prefix in the shared store; `STORE_NAMESPACE`, default `wsz`. */
+  readonly storeNamespace: string;
+  /** The legacy client settings (the old WSZ_api settings block). */
+  readonly legacy: {
+    readonly environments: Readonly<Record<string, EnvironmentConfig>>;
+    readonly defaultEnvironment: string;
+    /** Per-request timeout; `LEGACY_API_TIMEOUT_MS`, default 60000. */
+    readonly timeoutMs: number;
+    /** Retries of reads and connection failures; `LEGACY_API_RETRIES`, default 3. */
+    readonly retries: number;
+    /** A session unused this long is renewed; `LEGACY_SESSION_TIMEOUT_S`, default 3500 (server: 3600). */
+    readonly sessionTimeoutSeconds: number;
+    /** After a 402 (licence pool full) no login for this long; `LEGACY_SESSION_LIMIT_BREAKER_S`, default 30. */
+    readonly sessionLimitBreakerSeconds: number;
+    /** Keep-alive connections per environment; `LEGACY_API_CONNECTIONS`, default 8. */
+    readonly connections: number;
+  };
+  /** Set when no upstream is configured: the subgraph starts the built-in emulator. */
+  readonly emulator?: EmulatorConfig;
+}
+
+/** Thrown for an invalid setting; the message names the setting and the offending value. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const SECRET_KEYS = /password/i;
+
+const environmentSchema = z.strictObject({
+  baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  username: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+  auth: z.enum(['login', 'basic']).default('login'),
+});
+
+const fileSchema = z.strictObject({
+  environments: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), environmentSchema).optional(),
+  defaultEnvironment: z.string().optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+  sessionTimeoutSeconds: z.number().int().positive().optional(),
+  sessionLimitBreakerSeconds: z.number().int().positive().optional(),
+  connections: z.number().int().min(1).max(256).optional(),
+});
+
+type Env = Record<string, string | undefined>;
+
+function intSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function numberSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= min || value > max) {
+    throw new ConfigError(`${name} must be a number greater than ${min} and at most ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function describeIssue(prefix: string, issue: z.core.$ZodIssue, input: unknown): string {
+  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  let value: unknown = input;
+  for (const p of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p as PropertyKey];
+  const shown = issue.path.some((p) => SECRET_KEYS.test(String(p))) ? '(hidden)' : JSON.stringify(value);
+  return `${path}: ${issue.message}, got ${shown}`;
+}
+
+function readConfigFile(path: string): z.infer<typeof fileSchema> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`WSZ_CONFIG_FILE ${JSON.stringify(path)} cannot be read: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`WSZ_CONFIG_FILE ${JSON.stringify(path)} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `WSZ_CONFIG_FILE ${JSON.stringify(path)} is invalid: ` +
+        parsed.error.issues.map((i) => describeIssue('', i, json)).join('; '),
+    );
+  }
+  return parsed.data;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Builds and validates the configuration from `env` (default `process.env`).
+ * @throws ConfigError naming the first bad setting and its value.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const file = env.WSZ_CONFIG_FILE ? readConfigFile(env.WSZ_CONFIG_FILE) : {};
+  const environments: Record<string, EnvironmentConfig> = { ...(file.environments ?? {}) };
+
+  const defaultEnvironment = env.LEGACY_API_ENV || file.defaultEnvironment || (env.LEGACY_API_URL ? 'live' : undefined);
+
+  if (env.LEGACY_API_URL) {
+    const name = defaultEnvironment ?? 'live';
+    const candidate = {
+      ...environments[name],
+      baseUrl: env.LEGACY_API_URL,
+      ...(env.LEGACY_API_USERNAME ? { username: env.LEGACY_API_USERNAME } : {}),
+      ...(env.LEGACY_API_PASSWORD ? { password: env.LEGACY_API_PASSWORD } : {}),
+      ...(env.LEGACY_API_AUTH ? { auth: env.LEGACY_API_AUTH } : {}),
+    };
+    const parsed = environmentSchema.safeParse(candidate);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const setting =
+        { baseUrl: 'LEGACY_API_URL', username: 'LEGACY_API_USERNAME', password: 'LEGACY_API_PASSWORD', auth: 'LEGACY_API_AUTH' }[
+          String(issue.path[0])
+        ] ?? String(issue.path[0]);
+      const shown = setting === 'LEGACY_API_PASSWORD' ? '(hidden)' : JSON.stringify(candidate[issue.path[0] as keyof typeof candidate]);
+      throw new ConfigError(`${setting}: ${issue.message}, got ${shown}`);
+    }
+    environments[name] = parsed.data;
+  } else if (env.LEGACY_API_USERNAME || env.LEGACY_API_PASSWORD) {
+    if (!defaultEnvironment || !environments[defaultEnvironment]) {
+      throw new ConfigError('LEGACY_API_USERNAME/LEGACY_API_PASSWORD are set but LEGACY_API_URL is not: set LEGACY_API_URL too');
+    }
+    environments[defaultEnvironment] = {
+      ...environments[defaultEnvironment],
+      ...(env.LEGACY_API_USERNAME ? { username: env.LEGACY_API_USERNAME } : {}),
+      ...(env.LEGACY_API_PASSWORD ? { password: env.LEGACY_API_PASSWORD } : {}),
+    };
+  }
+
+  const useEmulator = Object.keys(environments).length === 0;
+  let emulator: EmulatorConfig | undefined;
+  let defaultEnv = defaultEnvironment;
+  if (useEmulator) {
+    emulator = {
+      port: intSetting(env, 'EMULATOR_PORT', 0, 0, 65535),
+      scale: numberSetting(env, 'EMULATOR_SCALE', 0.01, 0, 5),
+      latencyMs: intSetting(env, 'EMULATOR_LATENCY_MS', 0, 0, 60_000),
+      sessions: intSetting(env, 'EMULATOR_SESSIONS', 10, 1, 10_000),
+    };
+    defaultEnv = 'emulator';
+    // The emulator's URL is only known once it listens; server start-up fills the environment in.
+  } else if (!defaultEnv || !environments[defaultEnv]) {
+    const setting = env.LEGACY_API_ENV ? 'LEGACY_API_ENV' : 'defaultEnvironment';
+    throw new ConfigError(
+      `${setting} must name a configured environment (${Object.keys(environments).join(', ')}), got ${JSON.stringify(defaultEnv ?? null)}`,
+    );
+  }
+
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got ${JSON.stringify(logLevel)}`);
+  }
+  let redisUrl: string | undefined;
+  if (env.REDIS_URL) {
+    if (!/^rediss?:\/\/[^\s]+$/.test(env.REDIS_URL)) {
+      throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(env.REDIS_URL.replace(/\/\/[^@/]*@/, '//(credentials hidden)@'))}`);
+    }
+    redisUrl = env.REDIS_URL;
+  }
+
+  const config: AppConfig = {
+    nodeEnv: env.NODE_ENV ?? 'development',
+    port: intSetting(env, 'PORT', 4001, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    logLevel,
+    redisUrl,
+    storeNamespace: env.STORE_NAMESPACE || 'wsz',
+    legacy: {
+      environments,
+      defaultEnvironment: defaultEnv as string,
+      timeoutMs: intSetting(env, 'LEGACY_API_TIMEOUT_MS', file.timeoutMs ?? 60_000, 1, 600_000),
+      retries: intSetting(env, 'LEGACY_API_RETRIES', file.retries ?? 3, 0, 10),
+      sessionTimeoutSeconds: intSetting(env, 'LEGACY_SESSION_TIMEOUT_S', file.sessionTimeoutSeconds ?? 3500, 60, 86_400),
+      sessionLimitBreakerSeconds: intSetting(env, 'LEGACY_SESSION_LIMIT_BREAKER_S', file.sessionLimitBreakerSeconds ?? 30, 1, 3600),
+      connections: intSetting(env, 'LEGACY_API_CONNECTIONS', file.connections ?? 8, 1, 256),
+    },
+    emulator,
+  };
+  return deepFreeze(config);
+}
