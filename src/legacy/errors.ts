@@ -1,0 +1,312 @@
+/**
+ * Typed errors of the legacy 4D REST client. Every failure the client reports is one of these classes,
+ * so the GraphQL layer can map them to `extensions.code` in one place.
+ *
+ * Messages never contain cookies, passwords or `Authorization` values: the client never puts them
+ * there, and {@link scrubSecrets} removes anything that looks like one as a second line of defence.
+ */
+
+/** One entry of a 4D `__ERROR` stack. */
+export interface FourDErrorEntry {
+  readonly message: string;
+  readonly errCode?: number;
+  readonly componentSignature?: string;
+}
+
+/** Stable machine-readable codes, one per error class. */
+export type LegacyErrorCode =
+  | 'LEGACY_API_ERROR'
+  | 'LEGACY_CONNECTION'
+  | 'LEGACY_AUTHENTICATION'
+  | 'LEGACY_SESSION_LIMIT'
+  | 'LEGACY_DATA'
+  | 'LEGACY_NOT_FOUND'
+  | 'LEGACY_STAMP_CONFLICT'
+  | 'LEGACY_QUERY'
+  | 'LEGACY_BULK_UPDATE'
+  | 'LEGACY_VALIDATION';
+
+/** Common details every legacy error can carry. */
+export interface LegacyErrorDetails {
+  /** HTTP status of the upstream answer, when there was one. */
+  status?: number;
+  /** The 4D `__ERROR` stack (most specific first). */
+  fourDErrors?: readonly FourDErrorEntry[];
+  /** Table (dataclass) the request was about. */
+  table?: string;
+  /** Configured environment name (`test`, `live`, …). */
+  environment?: string;
+  /** Underlying error (network error, parse error). */
+  cause?: unknown;
+}
+
+const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
+  // Cookie header values and Set-Cookie pairs of 4D sessions.
+  [/\b(WASID4D|4DSID_[\w.-]*)=[^;,\s"']*/gi, '$1=[redacted]'],
+  [/\b(cookie|set-cookie)(["']?\s*[:=]\s*["']?)[^"'\n]*/gi, '$1$2[redacted]'],
+  [/\b(authorization)(["']?\s*[:=]\s*["']?)[^"'\n]*/gi, '$1$2[redacted]'],
+  [/\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{6,}/g, '$1 [redacted]'],
+  [/\b(password(?:-4D)?|hashed-password-4D)(["']?\s*[:=]\s*["']?)[^"'\s,;}]*/gi, '$1$2[redacted]'],
+  // Credentials in URLs: scheme://user:pass@host
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s:]+:[^/@\s]*@/gi, '$1[redacted]@'],
+];
+
+/** Removes anything that looks like a cookie, password or Authorization value from a text. */
+export function scrubSecrets(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** Base class of every error raised by the legacy client. */
+export class LegacyAPIError extends Error {
+  override name = 'LegacyAPIError';
+  /** Machine-readable code of the class. */
+  readonly code: LegacyErrorCode = 'LEGACY_API_ERROR';
+  /** HTTP status of the upstream answer, if any. */
+  readonly status?: number;
+  /** First (most specific) 4D errCode of the `__ERROR` stack, if any. */
+  readonly errCode?: number;
+  /** Every errCode of the 4D `__ERROR` stack, in order. */
+  readonly errCodes: readonly number[];
+  /** Messages of the 4D `__ERROR` stack (server stack dumps trimmed to their first line). */
+  readonly errors: readonly string[];
+  /** Table (dataclass) concerned, if any. */
+  table?: string;
+  /** Environment the request went to (empty for client-side validation outside a client call). */
+  environment: string;
+
+  constructor(message: string, details: LegacyErrorDetails = {}) {
+    super(scrubSecrets(message), details.cause === undefined ? undefined : { cause: details.cause });
+    this.status = details.status;
+    const stack = details.fourDErrors ?? [];
+    this.errCodes = stack.map((e) => e.errCode).filter((c): c is number => typeof c === 'number');
+    this.errCode = this.errCodes[0];
+    this.errors = stack.map((e) => scrubSecrets(String(e.message ?? '').split('\n')[0] ?? ''));
+    this.table = details.table;
+    this.environment = details.environment ?? '';
+  }
+
+  /** A log- and JSON-safe view (no cause, no secrets). */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      status: this.status,
+      errCode: this.errCode,
+      errors: this.errors,
+      table: this.table,
+      environment: this.environment,
+    };
+  }
+}
+
+/** Network failure, timeout, or a 5xx answer that persisted after the retries. */
+export class LegacyAPIConnectionError extends LegacyAPIError {
+  override name = 'LegacyAPIConnectionError';
+  override readonly code: LegacyErrorCode = 'LEGACY_CONNECTION';
+  /** `true` when the request exceeded `timeoutMs`. */
+  readonly timeout: boolean;
+  constructor(message: string, details: LegacyErrorDetails & { timeout?: boolean } = {}) {
+    super(message, details);
+    this.timeout = details.timeout ?? false;
+  }
+}
+
+/** 401/403 from 4D, or a failed login (`{result:false}`, errCode 1822). */
+export class LegacyAPIAuthenticationError extends LegacyAPIError {
+  override name = 'LegacyAPIAuthenticationError';
+  override readonly code: LegacyErrorCode = 'LEGACY_AUTHENTICATION';
+}
+
+/**
+ * 4D has no session/licence slot left (HTTP 402, errCode 1823), or the client's breaker is still open
+ * after such an answer. No login is attempted until `retryAfterMs` has elapsed.
+ */
+export class LegacySessionLimitError extends LegacyAPIAuthenticationError {
+  override name = 'LegacySessionLimitError';
+  override readonly code: LegacyErrorCode = 'LEGACY_SESSION_LIMIT';
+  /** Milliseconds until the breaker closes and a login may be tried again. */
+  readonly retryAfterMs: number;
+  constructor(message: string, details: LegacyErrorDetails & { retryAfterMs: number }) {
+    super(message, details);
+    this.retryAfterMs = details.retryAfterMs;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), retryAfterMs: this.retryAfterMs };
+  }
+}
+
+/** The answer could not be used: not JSON, truncated, or not the expected shape; or a 4D data error. */
+export class LegacyAPIDataError extends LegacyAPIError {
+  override name = 'LegacyAPIDataError';
+  override readonly code: LegacyErrorCode = 'LEGACY_DATA';
+}
+
+/** The entity or table does not exist (404, errCode 1800 or 1542). */
+export class LegacyNotFoundError extends LegacyAPIDataError {
+  override name = 'LegacyNotFoundError';
+  override readonly code: LegacyErrorCode = 'LEGACY_NOT_FOUND';
+  /** `__KEY` that was not found, when known. */
+  readonly key?: string;
+  constructor(message: string, details: LegacyErrorDetails & { key?: string } = {}) {
+    super(message, details);
+    this.key = details.key;
+  }
+}
+
+/**
+ * Optimistic-lock failure (errCode 1263): the `__STAMP` sent is not the current one. Carries the
+ * entity's current stamp and values as 4D returned them, so a caller can show a diff or retry.
+ */
+export class LegacyStampConflictError extends LegacyAPIDataError {
+  override name = 'LegacyStampConflictError';
+  override readonly code: LegacyErrorCode = 'LEGACY_STAMP_CONFLICT';
+  readonly key: string;
+  /** The stamp the caller sent. */
+  readonly sentStamp: number;
+  /** The entity's current `__STAMP` (from the error body), if 4D sent it. */
+  readonly currentStamp?: number;
+  /** The entity's current attribute values (wire format) from the error body. */
+  readonly currentValues: Readonly<Record<string, unknown>>;
+  constructor(
+    message: string,
+    details: LegacyErrorDetails & {
+      key: string;
+      sentStamp: number;
+      currentStamp?: number;
+      currentValues: Record<string, unknown>;
+    },
+  ) {
+    super(message, details);
+    this.key = details.key;
+    this.sentStamp = details.sentStamp;
+    this.currentStamp = details.currentStamp;
+    this.currentValues = details.currentValues;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), key: this.key, sentStamp: this.sentStamp, currentStamp: this.currentStamp };
+  }
+}
+
+/** 4D rejected the query: unknown attribute, bad filter, bad placeholder (1500, 1804, 11xx, 12xx, …). */
+export class LegacyQueryError extends LegacyAPIDataError {
+  override name = 'LegacyQueryError';
+  override readonly code: LegacyErrorCode = 'LEGACY_QUERY';
+}
+
+/** One element of a bulk update that 4D rejected. */
+export interface BulkUpdateFailure {
+  /** Position in the `items` array. */
+  readonly index: number;
+  readonly key: string;
+  readonly errCode?: number;
+  readonly reason: string;
+  /** Current stamp, when the failure is a stamp conflict and 4D sent it. */
+  readonly currentStamp?: number;
+}
+
+/** A bulk update in which at least one element failed. */
+export class LegacyBulkUpdateError extends LegacyAPIDataError {
+  override name = 'LegacyBulkUpdateError';
+  override readonly code: LegacyErrorCode = 'LEGACY_BULK_UPDATE';
+  readonly failures: readonly BulkUpdateFailure[];
+  /** Whether the batch was sent with `$atomic=true` (then nothing was saved). */
+  readonly atomic: boolean;
+  /** Entities that were saved (always empty when `atomic`). */
+  readonly saved: readonly Record<string, unknown>[];
+  constructor(
+    message: string,
+    details: LegacyErrorDetails & {
+      failures: BulkUpdateFailure[];
+      atomic: boolean;
+      saved: Record<string, unknown>[];
+    },
+  ) {
+    super(message, details);
+    this.failures = details.failures;
+    this.atomic = details.atomic;
+    this.saved = details.saved;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), atomic: this.atomic, failures: this.failures };
+  }
+}
+
+/**
+ * Bad input detected by the client before any request: unknown table or attribute, a value of the
+ * wrong type, an impossible filter. Never reaches the network.
+ */
+export class LegacyValidationError extends LegacyAPIError {
+  override name = 'LegacyValidationError';
+  override readonly code: LegacyErrorCode = 'LEGACY_VALIDATION';
+}
+
+/** 4D errCodes meaning "not found". */
+const NOT_FOUND_CODES = new Set([1800, 1542, 1802]);
+
+/** Whether a 4D errCode is a query/attribute/syntax error. */
+export function isQueryErrCode(code: number): boolean {
+  return (
+    code === 1500 ||
+    code === 1804 ||
+    code === 1805 ||
+    (code >= 1806 && code <= 1818) ||
+    code === 1279 ||
+    code === 1280 ||
+    (code >= 1100 && code <= 1299 && code !== 1263)
+  );
+}
+
+/** Normalises whatever 4D put in `__ERROR` (array, object, string; `errors`/`__ERRORS` aliases). */
+export function readErrorStack(body: unknown): FourDErrorEntry[] | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const record = body as Record<string, unknown>;
+  const raw = record.__ERROR ?? record.__ERRORS ?? record.errors;
+  if (raw === undefined || raw === null) return undefined;
+  const list = Array.isArray(raw) ? raw : [raw];
+  return list.map((item): FourDErrorEntry => {
+    if (typeof item === 'string') return { message: item };
+    if (item && typeof item === 'object') {
+      const e = item as Record<string, unknown>;
+      const code = e.errCode ?? e.code;
+      return {
+        message: typeof e.message === 'string' ? e.message : JSON.stringify(e),
+        errCode: typeof code === 'number' ? code : typeof code === 'string' && /^\d+$/.test(code) ? Number(code) : undefined,
+        componentSignature: typeof e.componentSignature === 'string' ? e.componentSignature : undefined,
+      };
+    }
+    return { message: String(item) };
+  });
+}
+
+/**
+ * Builds the right error class for a 4D error answer (an `__ERROR` stack and/or an HTTP status).
+ * Session statuses (401/402/403) are handled by the session layer before this is reached.
+ */
+export function errorFromResponse(
+  summary: string,
+  details: { status?: number; stack?: FourDErrorEntry[]; table?: string; environment: string; key?: string },
+): LegacyAPIError {
+  const stack = details.stack ?? [];
+  const codes = stack.map((e) => e.errCode).filter((c): c is number => typeof c === 'number');
+  const first = stack[0];
+  const text = first ? `${summary}: ${firstLine(first.message)}${first.errCode ? ` (4D errCode ${first.errCode})` : ''}` : summary;
+  const base = { status: details.status, fourDErrors: stack, table: details.table, environment: details.environment };
+  if (codes.includes(1822) || details.status === 401 || details.status === 403) {
+    return new LegacyAPIAuthenticationError(text, base);
+  }
+  if (codes.some((c) => NOT_FOUND_CODES.has(c)) || details.status === 404) {
+    return new LegacyNotFoundError(text, { ...base, key: details.key });
+  }
+  if (codes.some(isQueryErrCode)) return new LegacyQueryError(text, base);
+  if (details.status !== undefined && details.status >= 500 && stack.length === 0) {
+    return new LegacyAPIConnectionError(text, base);
+  }
+  return new LegacyAPIDataError(text, base);
+}
+
+function firstLine(message: string): string {
+  return (message.split('\n')[0] ?? '').trim();
+}

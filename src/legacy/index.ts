@@ -1,0 +1,55 @@
+/**
+ * The legacy 4D REST client (WSZ-DB), usable on its own: no GraphQL import anywhere in this folder.
+ */
+export {
+  LegacyClient,
+  createLegacyClient,
+  defaultOrderBy,
+  paramsJson,
+  type LegacyEnvironment,
+  type LegacyClientOptions,
+  type Row,
+  type OrderBy,
+  type CallOptions,
+  type FetchTableOptions,
+  type FetchAllOptions,
+  type FetchByKeysOptions,
+  type FetchRecordOptions,
+  type Page,
+  type BulkUpdateItem,
+  type BulkUpdateOptions,
+  type PingResult,
+} from './client.js';
+export {
+  LegacyAPIError,
+  LegacyAPIConnectionError,
+  LegacyAPIAuthenticationError,
+  LegacySessionLimitError,
+  LegacyAPIDataError,
+  LegacyNotFoundError,
+  LegacyStampConflictError,
+  LegacyQueryError,
+  LegacyBulkUpdateError,
+  LegacyValidationError,
+  scrubSecrets,
+  type BulkUpdateFailure,
+  type FourDErrorEntry,
+  type LegacyErrorCode,
+} from './errors.js';
+export {
+  f,
+  compileFilter,
+  requireTable,
+  requireAttribute,
+  MAX_PLACEHOLDERS,
+  type FilterNode,
+  type FilterValue,
+  type RawFilter,
+  type CompiledFilter,
+  type ComparisonOp,
+} from './filter.js';
+export { createSessionStore, type SessionStore, type SessionStoreOptions, type StoredSession } from './session-store.js';
+export type { SessionState, SessionCredentials } from './sessions.js';
+export { buildQuery, encodeQueryValue, type UpstreamRequestEvent, type UpstreamRoute } from './http.js';
+export * from './codecs.js';
+export * from './tables.js';

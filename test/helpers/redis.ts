@@ -1,0 +1,57 @@
+/**
+ * Redis availability for tests that need a real Redis (session sharing across processes).
+ *
+ * `REDIS_URL` (default `redis://127.0.0.1:6379`) is probed with a PING and a short timeout. When it
+ * does not answer, the tests are skipped with a visible warning — unless `REQUIRE_REDIS=1`, in which
+ * case they fail (for CI, where Redis must be there).
+ */
+import { createClient } from '@keyv/redis';
+
+/** The Redis URL tests use. */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Whether a missing Redis must fail the tests (`REQUIRE_REDIS=1`). */
+export const REDIS_REQUIRED = process.env.REQUIRE_REDIS === '1' || process.env.REQUIRE_REDIS === 'true';
+
+/** Resolves `true` when Redis answers PING at `url` within `timeoutMs`. Never rejects. */
+export async function redisAnswers(url = REDIS_URL, timeoutMs = 1000): Promise<boolean> {
+  const client = createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
+  client.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+    });
+    await Promise.race([client.connect(), timeout]);
+    const pong = await Promise.race([client.ping(), timeout]);
+    return pong === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    try {
+      if (client.isOpen) await client.close();
+      else client.destroy();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * Probes Redis once for a test file. Returns `{ available, skip }`: `skip` is true (with a
+ * `console.warn` notice) when Redis is missing and not required; when it is missing and required,
+ * `available` is false and `skip` false, so the tests run and fail on an explicit assertion.
+ */
+export async function redisForTests(what: string): Promise<{ available: boolean; skip: boolean; url: string }> {
+  const available = await redisAnswers();
+  if (!available && !REDIS_REQUIRED) {
+    console.warn(`⚠ Redis does not answer at ${REDIS_URL}: skipping ${what}. Set REQUIRE_REDIS=1 to make this a failure.`);
+  }
+  return { available, skip: !available && !REDIS_REQUIRED, url: REDIS_URL };
+}
+
+/** A namespace unique to this test run, so parallel runs and leftovers never collide. */
+export function uniqueNamespace(prefix = 'wsz-test'): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

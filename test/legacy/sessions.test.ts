@@ -1,0 +1,374 @@
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createLegacyClient,
+  createSessionStore,
+  LegacyAPIAuthenticationError,
+  LegacyAPIConnectionError,
+  LegacyAPIDataError,
+  LegacyAPIError,
+  LegacySessionLimitError,
+  type UpstreamRequestEvent,
+} from '../../src/legacy/index.js';
+import { captureLogger, legacyFixture, PASSWORD, USER, type LegacyFixture } from './setup.js';
+
+let fx: LegacyFixture | undefined;
+afterEach(async () => {
+  await fx?.close();
+  fx = undefined;
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A TCP port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('one session per environment', () => {
+  it('50 concurrent cold reads cost exactly one login', async () => {
+    fx = await legacyFixture();
+    const pages = await Promise.all(Array.from({ length: 50 }, (_, i) => fx!.client.fetchTable('Kunden', { top: 1, skip: i })));
+    expect(pages.every((p) => p.rows.length === 1)).toBe(true);
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect(fx.emulator.counters.byRoute.login).toBe(1);
+    expect(fx.emulator.counters.sessionsOpened).toBe(1);
+    expect(fx.emulator.counters.rejected401).toBe(0);
+    expect(fx.emulator.activeSessions()).toBe(1);
+  });
+
+  it('two clients sharing a store cold-start with one login between them', async () => {
+    fx = await legacyFixture();
+    const store = createSessionStore();
+    const a = fx.newClient({ store });
+    const b = fx.newClient({ store });
+    await Promise.all([
+      ...Array.from({ length: 20 }, () => a.fetchTable('Formen', { top: 1 })),
+      ...Array.from({ length: 20 }, () => b.fetchTable('Formen', { top: 1 })),
+    ]);
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect((await a.sessionState()).sessionId).toBe((await b.sessionState()).sessionId);
+    await store.close();
+  });
+
+  it('an expired session costs exactly one re-login and the request succeeds', async () => {
+    fx = await legacyFixture();
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    const firstId = (await fx.client.sessionState()).sessionId;
+    fx.emulator.expireAllSessions();
+    fx.emulator.resetCounters();
+    const page = await fx.client.fetchTable('Kunden', { top: 2 });
+    expect(page.rows).toHaveLength(2);
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect(fx.emulator.counters.rejected401).toBe(1);
+    // The login upgraded the guest session 4D issued with the 401: no extra session was opened.
+    expect(fx.emulator.counters.sessionsOpened).toBe(1);
+    expect(fx.emulator.counters.requests).toBe(3);
+    const state = await fx.client.sessionState();
+    expect(state.sessionId).not.toBe(firstId);
+    expect(fx.logs.some((l) => l.includes('4D rejected the session; logging in again'))).toBe(true);
+  });
+
+  it('concurrent requests on an expired session share one re-login', async () => {
+    fx = await legacyFixture();
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    fx.emulator.expireAllSessions();
+    fx.emulator.resetCounters();
+    await Promise.all(Array.from({ length: 20 }, () => fx!.client.fetchTable('Kunden', { top: 1 })));
+    expect(fx.emulator.counters.logins).toBe(1);
+  });
+
+  it('a 401 on a stale session adopts the fresh session another process wrote instead of logging in again', async () => {
+    fx = await legacyFixture();
+    const store = createSessionStore();
+    const a = fx.newClient({ store });
+    const b = fx.newClient({ store });
+    await a.fetchTable('Kunden', { top: 1 });
+    await b.fetchTable('Kunden', { top: 1 }); // b adopts a's session
+    fx.emulator.expireAllSessions();
+    fx.emulator.resetCounters();
+    await b.fetchTable('Kunden', { top: 1 }); // 401 → b logs in and stores the new session
+    await a.fetchTable('Kunden', { top: 1 }); // a still holds the old one locally: 401 → adopts b's
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect(fx.emulator.counters.rejected401).toBe(2);
+    expect((await a.sessionState()).sessionId).toBe((await b.sessionState()).sessionId);
+    await store.close();
+  });
+
+  it('a session idle longer than sessionTimeoutSeconds is refreshed before use, without a 401', async () => {
+    fx = await legacyFixture({}, { sessionTimeoutSeconds: 0.2 });
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    await sleep(300);
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    expect(fx.emulator.counters.logins).toBe(2);
+    expect(fx.emulator.counters.rejected401).toBe(0);
+  });
+
+  it('a second client reuses the stored session without logging in', async () => {
+    fx = await legacyFixture();
+    const store = createSessionStore();
+    const a = fx.newClient({ store });
+    await a.fetchTable('Kunden', { top: 1 });
+    const b = fx.newClient({ store });
+    await b.fetchTable('Kunden', { top: 1 });
+    expect(fx.emulator.counters.logins).toBe(1);
+    await store.close();
+  });
+
+  it('a cookie rotated on a successful answer replaces the stored one', async () => {
+    // auth 'none': a request with an expired cookie silently gets a new guest cookie and a 200.
+    fx = await legacyFixture({ auth: 'none' });
+    const store = createSessionStore();
+    const a = fx.newClient({ store });
+    await a.fetchTable('Kunden', { top: 1 });
+    const before = await a.getSessionCookie();
+    fx.emulator.expireAllSessions();
+    fx.emulator.resetCounters();
+    await a.fetchTable('Kunden', { top: 1 });
+    const after = await a.getSessionCookie();
+    expect(after).not.toBe(before);
+    // Another client with the same store picks up the rotated cookie: no new session, no login.
+    const b = fx.newClient({ store });
+    await b.fetchTable('Kunden', { top: 1 });
+    await a.fetchTable('Kunden', { top: 1 });
+    expect(fx.emulator.counters.sessionsOpened).toBe(1);
+    expect(fx.emulator.counters.logins).toBe(0);
+    expect(after.match(/WASID4D=/g)).toHaveLength(1);
+    await store.close();
+  });
+
+  it('HTTP Basic opens the session on GET $info once', async () => {
+    const emulatorFx = await legacyFixture();
+    fx = emulatorFx;
+    const client = fx.newClient({
+      environments: { test: { baseUrl: `${fx.emulator.url}/rest/`, username: USER, password: PASSWORD, auth: 'basic' } },
+    });
+    await Promise.all(Array.from({ length: 5 }, () => client.fetchTable('Kunden', { top: 1 })));
+    await client.fetchTable('Kunden', { top: 1 });
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect(fx.emulator.counters.byRoute.info).toBe(1);
+    expect(fx.emulator.counters.byRoute.login).toBe(0);
+  });
+
+  it('wrong credentials fail with LegacyAPIAuthenticationError after one attempt', async () => {
+    fx = await legacyFixture();
+    const client = fx.newClient({ environments: { test: { baseUrl: fx.emulator.url, username: USER, password: 'wrong' } } });
+    const error = await rejection(client.fetchTable('Kunden'));
+    expect(error).toBeInstanceOf(LegacyAPIAuthenticationError);
+    expect(error).not.toBeInstanceOf(LegacySessionLimitError);
+    expect(fx.emulator.counters.failedLogins).toBe(1);
+    expect(fx.emulator.counters.byTable.Kunden ?? 0).toBe(0);
+  });
+});
+
+describe('licence limit (402) breaker', () => {
+  it('opens the breaker: no further logins until it closes', async () => {
+    fx = await legacyFixture({ sessions: 1 }, { sessionLimitBreakerSeconds: 0.5 });
+    const other = fx.newClient(); // its own store: a separate deployment holding the only licence
+    await other.fetchTable('Kunden', { top: 1 });
+    fx.emulator.resetCounters();
+
+    const first = await rejection(fx.client.fetchTable('Kunden', { top: 1 }));
+    expect(first).toBeInstanceOf(LegacySessionLimitError);
+    expect(first).toBeInstanceOf(LegacyAPIAuthenticationError);
+    expect((first as LegacySessionLimitError).retryAfterMs).toBeGreaterThan(0);
+    expect(fx.emulator.counters.rejected402).toBe(1);
+    const requestsAfterFirst = fx.emulator.counters.requests;
+
+    for (let i = 0; i < 10; i++) {
+      const again = await rejection(fx.client.fetchTable('Kunden', { top: 1 }));
+      expect(again).toBeInstanceOf(LegacySessionLimitError);
+    }
+    expect(fx.emulator.counters.requests).toBe(requestsAfterFirst);
+    expect(fx.emulator.counters.logins).toBe(0);
+    expect(fx.emulator.counters.rejected402).toBe(1);
+    const state = await fx.client.sessionState();
+    expect(state.breakerOpenUntil).toBeGreaterThan(Date.now());
+    expect(state.hasSession).toBe(false);
+
+    // A licence frees up; after the breaker closes, one login succeeds.
+    fx.emulator.setSessionLimit(2);
+    await sleep(600);
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect(fx.emulator.counters.rejected402).toBe(1);
+  });
+
+  it('the breaker is shared through the store: other processes back off too', async () => {
+    fx = await legacyFixture({ sessions: 0 });
+    const store = createSessionStore();
+    const a = fx.newClient({ store });
+    const b = fx.newClient({ store });
+    expect(await rejection(a.fetchTable('Kunden'))).toBeInstanceOf(LegacySessionLimitError);
+    const requests = fx.emulator.counters.requests;
+    expect(await rejection(b.fetchTable('Kunden'))).toBeInstanceOf(LegacySessionLimitError);
+    expect(fx.emulator.counters.requests).toBe(requests);
+    expect(fx.emulator.counters.rejected402).toBe(1);
+    await store.close();
+  });
+});
+
+describe('retries and timeouts', () => {
+  it('failNext(1) on a read is retried and succeeds', async () => {
+    fx = await legacyFixture();
+    await fx.client.ping();
+    fx.emulator.failNext(1);
+    const before = fx.events.length;
+    const page = await fx.client.fetchTable('Kunden', { top: 3 });
+    expect(page.rows).toHaveLength(3);
+    expect(fx.events.slice(before).map((e) => [e.status, e.attempt])).toEqual([
+      [503, 1],
+      [200, 2],
+    ]);
+  });
+
+  it('dropNext(1) (socket closed without an answer) is retried and succeeds', async () => {
+    fx = await legacyFixture();
+    await fx.client.ping();
+    fx.emulator.dropNext(1);
+    const page = await fx.client.fetchTable('Kunden', { top: 3 });
+    expect(page.rows).toHaveLength(3);
+    expect(fx.emulator.counters.faultsInjected).toBe(1);
+  });
+
+  it('a persistent 503 becomes LegacyAPIConnectionError after retries', async () => {
+    fx = await legacyFixture({}, { retries: 2 });
+    await fx.client.ping();
+    fx.emulator.failNext(10);
+    const before = fx.events.length;
+    const error = await rejection(fx.client.fetchTable('Kunden'));
+    expect(error).toBeInstanceOf(LegacyAPIConnectionError);
+    expect((error as LegacyAPIConnectionError).status).toBe(503);
+    expect(fx.events.length - before).toBe(3);
+  });
+
+  it('an update is not replayed after a 503 or a dropped connection', async () => {
+    fx = await legacyFixture();
+    const row = fx.emulator.db.table('Kunden')!.rows()[0]!;
+    await fx.client.ping();
+    fx.emulator.failNext(1);
+    const before = fx.emulator.counters.requests;
+    expect(await rejection(fx.client.update('Kunden', row.__KEY, row.__STAMP, { Rabatt: 1 }))).toBeInstanceOf(LegacyAPIConnectionError);
+    fx.emulator.dropNext(1);
+    expect(await rejection(fx.client.update('Kunden', row.__KEY, row.__STAMP, { Rabatt: 1 }))).toBeInstanceOf(LegacyAPIConnectionError);
+    expect(fx.emulator.counters.requests - before).toBe(2);
+    expect(fx.emulator.counters.updates).toBe(0);
+  });
+
+  it('a refused connection is retried (also for POSTs), then reported', async () => {
+    const port = await closedPort();
+    const events: UpstreamRequestEvent[] = [];
+    const client = createLegacyClient({
+      environments: { x: { baseUrl: `http://127.0.0.1:${port}`, username: USER, password: PASSWORD } },
+      defaultEnvironment: 'x',
+      retries: 2,
+      retryBaseMs: 1,
+      retryMaxMs: 5,
+      onUpstreamRequest: (e) => events.push(e),
+    });
+    const error = await rejection(client.fetchTable('Kunden'));
+    expect(error).toBeInstanceOf(LegacyAPIConnectionError);
+    expect(error.message).toContain('ECONNREFUSED');
+    // The login POST was attempted 3 times (refused before anything was sent).
+    expect(events.map((e) => [e.route, e.errorCode])).toEqual([
+      ['login', 'ECONNREFUSED'],
+      ['login', 'ECONNREFUSED'],
+      ['login', 'ECONNREFUSED'],
+    ]);
+    await client.close();
+  });
+
+  it('hangNext with timeoutMs 300 fails with a timeout LegacyAPIConnectionError, without retrying', async () => {
+    fx = await legacyFixture({}, { timeoutMs: 300 });
+    await fx.client.ping();
+    fx.emulator.hangNext(1);
+    const started = Date.now();
+    const error = await rejection(fx.client.fetchTable('Kunden', { filter: { kind: 'compare', op: 'eq', attr: 'KundenNr', value: 'x' } }));
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(error).toBeInstanceOf(LegacyAPIConnectionError);
+    expect((error as LegacyAPIConnectionError).timeout).toBe(true);
+    expect(error.message).toContain('timed out after 300 ms');
+    expect(error.message).toContain('/rest/Kunden');
+    expect(error.message).not.toContain('$filter');
+    // The pool recovers: the next request works.
+    expect((await fx.client.fetchTable('Kunden', { top: 1 })).rows).toHaveLength(1);
+  });
+
+  it('an HTML or truncated answer is a LegacyAPIDataError', async () => {
+    fx = await legacyFixture();
+    await fx.client.ping();
+    fx.emulator.garbageNext(1, 'html');
+    const html = await rejection(fx.client.fetchTable('Kunden'));
+    expect(html).toBeInstanceOf(LegacyAPIDataError);
+    expect(html.message).toContain('text/html');
+    fx.emulator.garbageNext(1, 'truncated');
+    const truncated = await rejection(fx.client.fetchTable('Kunden'));
+    expect(truncated).toBeInstanceOf(LegacyAPIDataError);
+    expect(truncated.message).toContain('truncated');
+  });
+});
+
+describe('secrets never leak', () => {
+  it('no error message, error JSON or log line contains the password, a cookie or an Authorization value', async () => {
+    fx = await legacyFixture({ sessions: 2 }, { timeoutMs: 300, retries: 1 });
+    const { logger, lines } = captureLogger();
+    const client = fx.newClient({ logger });
+    const basic = fx.newClient({
+      logger,
+      environments: { test: { baseUrl: fx.emulator.url, username: USER, password: PASSWORD, auth: 'basic' } },
+    });
+    const wrong = fx.newClient({ logger, environments: { test: { baseUrl: `http://${USER}:${PASSWORD}@127.0.0.1:1`, username: USER } } });
+
+    const cookie = await client.getSessionCookie();
+    const cookieValues = cookie.split(';').map((p) => p.split('=')[1]!.trim());
+    expect(cookieValues.length).toBeGreaterThan(0);
+    await basic.fetchTable('Kunden', { top: 1 });
+
+    const errors: Error[] = [];
+    fx.emulator.hangNext(1);
+    errors.push(await rejection(client.fetchTable('Kunden')));
+    fx.emulator.garbageNext(1);
+    errors.push(await rejection(client.fetchTable('Kunden')));
+    fx.emulator.failNext(2, 502);
+    errors.push(await rejection(client.fetchTable('Kunden')));
+    fx.emulator.expireAllSessions();
+    fx.emulator.setSessionLimit(0);
+    errors.push(await rejection(client.fetchTable('Kunden')));
+    errors.push(await rejection(wrong.fetchTable('Kunden')));
+    const bad = fx.newClient({ logger, environments: { test: { baseUrl: fx.emulator.url, username: USER, password: `${PASSWORD}x` } } });
+    fx.emulator.setSessionLimit(5);
+    errors.push(await rejection(bad.fetchTable('Kunden')));
+
+    expect(errors.map((e) => e.constructor)).toEqual([
+      LegacyAPIConnectionError,
+      LegacyAPIDataError,
+      LegacyAPIConnectionError,
+      LegacySessionLimitError,
+      LegacyAPIConnectionError,
+      LegacyAPIAuthenticationError,
+    ]);
+    expect(errors.every((e) => e instanceof LegacyAPIError)).toBe(true);
+    const basicToken = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+    const haystack = [
+      ...errors.map((e) => `${e.message}\n${JSON.stringify(e)}\n${String(e.stack)}`),
+      ...lines,
+    ].join('\n');
+    expect(lines.length).toBeGreaterThan(5);
+    expect(haystack).not.toContain(PASSWORD);
+    expect(haystack).not.toContain(basicToken);
+    for (const value of cookieValues) expect(haystack).not.toContain(value);
+  });
+});
