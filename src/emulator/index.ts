@@ -1,0 +1,129 @@
+/**
+ * A 4D REST server emulator for the WSZ-DB legacy ERP (protocol reference: `shared/4d-rest-protocol.md`),
+ * runnable in-process (`startEmulator`) and standalone (`npm run emulator`).
+ *
+ * Choices where the reference leaves behaviour undecided (all [INF] there):
+ *
+ * | Situation | HTTP | Body |
+ * |---|---|---|
+ * | unknown dataclass (data route or `$catalog/{dc}`) | 404 | `__ERROR` errCode 1800 |
+ * | entity not found by key / by attribute, unknown entity-set id | 404 | errCode 1800 / 1802 |
+ * | query errors (`$filter`, `$orderby`, `$attributes`, unknown attribute) | the `QueryError`'s status (500) | its errCode (1500, 1804, 1810, 1112, 1200…) |
+ * | malformed URL escape, bad `$top`/`$skip`/`$params`, malformed JSON body | 500 | errCode 1806 |
+ * | unknown `$keyword` / `$method` value | 500 | errCode 1811 / 1812 |
+ * | wrong HTTP verb (GET with `$method=update|delete`, GET on login) | 405 + `Allow` | errCode 1829 |
+ * | wrong HTTP verb otherwise (POST on a read route, PUT, DELETE…) | 405 + `Allow` | errCode 1813 |
+ * | `$method=update`, any outcome (single object or batch) | **200** | per entity: `__STATUS.success` and, on failure, `__ERROR` (clients must inspect the body) |
+ * | no authenticated session (auth `'required'`), conflicting session cookies | 401 | errCode 1561 |
+ * | bad credentials (`$directory/login` or HTTP Basic) | 401 | `{ result: false, __ERROR: [1822 "Login failed"] }` |
+ * | licence pool full | 402 | errCode 1823 "Maximum number of sessions reached" |
+ * | `failNext` | given status (503) | `__ERROR` with errCode = the status |
+ *
+ * Authentication (auth `'required'`): `$catalog*`, `$directory/*` and unknown paths are open to guests;
+ * `$info` and all data routes need an authenticated session. In `'none'` mode guests are served
+ * everything; `$directory/login` still works and still takes a licence.
+ *
+ * Versions: `v18` and `v20` emit parenthesis URIs (`/rest/Kunden(KEY)`), `v21` brackets
+ * (`/rest/Kunden[KEY]`); all versions accept both forms. `v18` omits `__DATACLASS` from collections.
+ *
+ * Counters: `requests`/`byRoute`/`byTable` count every request received, faulted ones included
+ * (`byTable` only data routes of existing dataclasses); `logins` counts successful authentications
+ * (login or Basic); `sessionsOpened` counts new session cookies issued (guest sessions included);
+ * `rejected401`/`rejected402` count every 401/402 answer (failed logins included); `updates` counts
+ * entities created or modified; `faultsInjected` counts consumed faults. `requestLog[].path` is the
+ * request target as sent (path and query string).
+ */
+import type { EmulatorDatabase } from './data/store.js';
+
+export { startEmulator } from './server.js';
+
+/** Options of {@link startEmulator}. */
+export interface EmulatorOptions {
+  /** TCP port; default 0 (random) in-process, 8090 from the command line. */
+  port?: number;
+  /** Interface to bind; default `'127.0.0.1'`. */
+  host?: string;
+  /** Data-set size factor; default `DEMO_SCALE` (0.01); 1 = production sizes. Ignored with `database`. */
+  scale?: number;
+  /** Random seed of the generated data; default 42. */
+  seed?: number;
+  /** Serve this database instead of generating one. */
+  database?: EmulatorDatabase;
+  /** Licence pool size: authenticated sessions at once; default 10. */
+  sessions?: number;
+  /** Accepted credentials, user → password; default `{ wsz: 'wsz' }`. */
+  users?: Record<string, string>;
+  /** `'required'` (default): data requests and `$info` need an authenticated session. `'none'`: guests are served. */
+  auth?: 'required' | 'none';
+  /** Session inactivity expiry in seconds; default 3600. */
+  sessionIdleSeconds?: number;
+  /** Base latency per response in ms; default 0. */
+  latencyMs?: number;
+  /** Uniform jitter ±ms around `latencyMs`; default 0. */
+  jitterMs?: number;
+  /** Emulated server version; default `'v20'`. See the module comment for the differences. */
+  version?: 'v18' | 'v20' | 'v21';
+  /** Application name, giving the cookie `4DSID_<appName>`; default `'WSZ-DB'`. */
+  appName?: string;
+  /** Optional cap applied to `$top`/`$limit`; default none. */
+  maxTop?: number;
+  /** Receives one structured line per request (never cookies or passwords); default silent. */
+  logger?: { info(...a: unknown[]): void };
+  /**
+   * Clock in epoch ms used for session expiry, entity-set timeouts and `__TIMESTAMP`s; default
+   * `Date.now`. (Addition to the agreed API, for expiry tests without waiting.)
+   */
+  now?: () => number;
+}
+
+/** Live request counters. */
+export interface EmulatorCounters {
+  requests: number;
+  byRoute: Record<string, number>;
+  byTable: Record<string, number>;
+  logins: number;
+  failedLogins: number;
+  sessionsOpened: number;
+  rejected401: number;
+  rejected402: number;
+  updates: number;
+  faultsInjected: number;
+}
+
+/** One entry of {@link Emulator.requestLog}; `status` is 0 for dropped or hung requests. */
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  table?: string;
+  status: number;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** Origin, e.g. `http://127.0.0.1:43121`; the REST API lives under `${url}/rest/`. */
+  readonly url: string;
+  readonly db: EmulatorDatabase;
+  /** Live object, updated as requests arrive. */
+  readonly counters: EmulatorCounters;
+  /** Zeroes the counters in place and clears `requestLog`. */
+  resetCounters(): void;
+  /** The last 1000 requests, oldest first. */
+  requestLog: RequestLogEntry[];
+  setLatency(ms: number, jitterMs?: number): void;
+  /** The next `n` requests get `status` (default 503) with a 4D-style `__ERROR` body. */
+  failNext(n: number, status?: number): void;
+  /** The next `n` requests have their socket destroyed without an answer. */
+  dropNext(n: number): void;
+  /** The next `n` requests are never answered (until `close()`). */
+  hangNext(n: number): void;
+  /** The next `n` requests get 200 with an HTML page (`'html'`, default) or truncated JSON (`'truncated'`). */
+  garbageNext(n: number, kind?: 'html' | 'truncated'): void;
+  /** Changes the licence pool size. */
+  setSessionLimit(n: number): void;
+  /** Ends every session (frees all licences), as a server restart would. */
+  expireAllSessions(): void;
+  /** Sessions currently holding a licence. */
+  activeSessions(): number;
+  /** Stops listening and destroys open (keep-alive and hung) connections. */
+  close(): Promise<void>;
+}

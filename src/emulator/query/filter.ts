@@ -1,0 +1,676 @@
+/**
+ * The emulator's `$filter` engine: parses the 4D query language of the protocol reference §2.2 and
+ * compiles it into a row predicate.
+ *
+ * Decisions where 4D is silent or ambiguous (all covered by tests):
+ * - Precedence: `AND` binds tighter than `OR` and `EXCEPT`, which share one level and associate to
+ *   the left (`a OR b AND c` = `a OR (b AND c)`; `a OR b EXCEPT c` = `(a OR b) EXCEPT c`).
+ *   `A EXCEPT B` = `A AND NOT(B)`. Parentheses override.
+ * - `%` (contains keyword): true when a whole word of the text equals the keyword (`@` wildcard
+ *   allowed); words are runs of letters/digits, anything else separates them.
+ * - Dates: `"0!0!0"` and `null` both count as null: `Datum=null` finds both, `Datum#null` and range
+ *   comparisons find neither.
+ * - Every "not equal" comparator (`!=`, `#`, `!==`, `IS NOT`) skips null values, like 4D's `#`.
+ * - On a path through a collection (`Preise.Coll[].Art`), `=`-like comparators match when any
+ *   element matches and `#`-like ones when no element equals; `[a]` (used once) means "some element".
+ */
+import { findAttribute, type TableDef } from '../../legacy/tables.js';
+import { EmulatorTable, type EmulatorDatabase, type Row } from '../data/store.js';
+import { foldText, parseDate, wireDateToDay } from '../data/values.js';
+import { QueryErrCode, QueryError, attributeNotFoundMessage } from './errors.js';
+import { keywordMatcher, wildcardMatcher } from './text.js';
+
+export { QueryError, QueryErrCode } from './errors.js';
+
+/** A compiled `$filter`. */
+export type RowPredicate = (row: Row) => boolean;
+
+/**
+ * Compiles a 4D `$filter` into a predicate over rows of `table`.
+ *
+ * @param filter the `$filter` value; one pair of outer `"…"` or `'…'` is stripped if present.
+ * @param params the `$params` JSON array for `:1`, `:2`… placeholders (1-based); default none.
+ * @param table the dataclass the filter applies to (attribute names and types come from its definition).
+ * @param db reserved for relation paths; the WSZ catalog declares no relations, so unused.
+ * @throws {QueryError} on any invalid filter (never matches everything on bad input).
+ */
+export function compileFilter(
+  filter: string,
+  params: unknown[] | undefined,
+  table: EmulatorTable | TableDef,
+  db?: EmulatorDatabase,
+): RowPredicate {
+  void db;
+  const def = table instanceof EmulatorTable ? table.def : table;
+  const source = stripOuterQuotes(filter);
+  if (source === '') throw new QueryError(QueryErrCode.emptyQuery, 'The query string is empty');
+  const parser = new Parser(tokenize(source), source, def, params ?? []);
+  return parser.parse();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+type Token =
+  | { t: '(' | ')' | '[' | ']' | ',' | 'eof'; pos: number }
+  | { t: 'op' | 'word' | 'string'; v: string; pos: number }
+  | { t: 'conj'; v: 'AND' | 'OR'; pos: number }
+  | { t: 'param'; v: number; pos: number };
+
+const OP_CHARS = '=!<>#%';
+const WORD_END = new Set([...' \t\r\n()[],&|', ...OP_CHARS]);
+
+function syntaxError(source: string, detail: string, pos?: number): QueryError {
+  const where = pos === undefined ? '' : ` at position ${pos + 1}`;
+  return new QueryError(QueryErrCode.syntax, `Unable to analyse the query "${source}": ${detail}${where}`);
+}
+
+function missingQuote(quote: string, source: string, pos: number): QueryError {
+  const code = quote === "'" ? QueryErrCode.missingQuote : QueryErrCode.missingDoubleQuote;
+  const name = quote === "'" ? 'quote' : 'double quote';
+  return new QueryError(code, `Missing closing ${name} (${quote}) for the value starting at position ${pos + 1} in the query "${source}"`);
+}
+
+/** Strips matching outer quote pairs; a valid expression never starts with a quote, so this is safe to repeat. */
+function stripOuterQuotes(filter: string): string {
+  let text = filter.trim();
+  while (text.startsWith('"') || text.startsWith("'")) {
+    const quote = text[0];
+    if (text.length < 2 || !text.endsWith(quote)) throw missingQuote(quote, filter, 0);
+    text = text.slice(1, -1).trim();
+  }
+  return text;
+}
+
+function tokenize(source: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i];
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+      i++;
+    } else if (c === '(' || c === ')' || c === '[' || c === ']' || c === ',') {
+      tokens.push({ t: c, pos: i++ });
+    } else if (c === "'" || c === '"') {
+      const start = i++;
+      let value = '';
+      for (;;) {
+        if (i >= source.length) throw missingQuote(c, source, start);
+        const ch = source[i];
+        if (ch === '\\' && (source[i + 1] === c || source[i + 1] === '\\')) {
+          value += source[i + 1];
+          i += 2;
+        } else if (ch === c) {
+          i++;
+          break;
+        } else {
+          value += ch;
+          i++;
+        }
+      }
+      tokens.push({ t: 'string', v: value, pos: start });
+    } else if (c === '&' || c === '|') {
+      const start = i;
+      while (source[i] === '&' || source[i] === '|') i++;
+      const run = source.slice(start, i);
+      if (run !== c && run !== c + c) throw syntaxError(source, `unknown conjunction "${run}"`, start);
+      tokens.push({ t: 'conj', v: c === '&' ? 'AND' : 'OR', pos: start });
+    } else if (OP_CHARS.includes(c)) {
+      const start = i;
+      while (i < source.length && OP_CHARS.includes(source[i])) i++;
+      tokens.push({ t: 'op', v: source.slice(start, i), pos: start });
+    } else if (c === ':' && /\d/.test(source[i + 1] ?? '')) {
+      const start = i++;
+      while (/\d/.test(source[i] ?? '')) i++;
+      if (i < source.length && !WORD_END.has(source[i])) throw syntaxError(source, `bad placeholder "${source.slice(start, i + 1)}"`, start);
+      tokens.push({ t: 'param', v: Number(source.slice(start + 1, i)), pos: start });
+    } else if (c === ':') {
+      throw syntaxError(source, 'only indexed placeholders (:1, :2, …) are supported', i);
+    } else {
+      // A bare word: attribute path, keyword or unquoted value. Quotes inside are literal (O'Reilly).
+      const start = i;
+      while (i < source.length && !WORD_END.has(source[i])) i++;
+      tokens.push({ t: 'word', v: source.slice(start, i), pos: start });
+    }
+  }
+  tokens.push({ t: 'eof', pos: source.length });
+  return tokens;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+type Scalar = string | number | boolean | null;
+
+/** A value of the filter with where it came from, for coercion rules and messages. */
+interface ValueRef {
+  raw: Scalar;
+  /** `:1` for a placeholder, the literal text otherwise. */
+  label: string;
+}
+
+type ValueNode = { kind: 'scalar'; ref: ValueRef } | { kind: 'list'; items: ValueRef[]; label: string };
+
+type Comparator = 'eq' | 'eqLit' | 'ne' | 'neLit' | 'lt' | 'gt' | 'le' | 'ge' | 'in' | 'kw' | 'begin';
+
+const OPERATORS: Record<string, Comparator> = {
+  '=': 'eq',
+  '==': 'eq',
+  '===': 'eqLit',
+  '!=': 'ne',
+  '#': 'ne',
+  '!==': 'neLit',
+  '<': 'lt',
+  '>': 'gt',
+  '<=': 'le',
+  '>=': 'ge',
+  '%': 'kw',
+};
+
+/** Canonical spelling of each comparator, for messages. */
+const SYMBOLS: Record<Comparator, string> = {
+  eq: '=', eqLit: '===', ne: '#', neLit: '!==', lt: '<', gt: '>', le: '<=', ge: '>=', in: 'IN', kw: '%', begin: 'begin',
+};
+
+interface Segment {
+  name: string;
+  /** `[]` or `[a]` after the name: iterate the collection. */
+  each: boolean;
+  letter?: string;
+}
+
+/** How values at a path compare: by the attribute's type, or inside objects by each stored value's own type ("dynamic"). */
+type AttrKind = 'string' | 'number' | 'bool' | 'date' | 'object' | 'dynamic';
+
+const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+// ---------------------------------------------------------------------------------------------
+// Parser + compiler (recursive descent, compiling each node into a closure as it goes)
+
+const isPresent = (v: unknown): boolean => v !== null && v !== undefined;
+
+class Parser {
+  private i = 0;
+  private readonly letters = new Set<string>();
+
+  constructor(
+    private readonly tokens: Token[],
+    private readonly source: string,
+    private readonly def: TableDef,
+    private readonly params: unknown[],
+  ) {}
+
+  parse(): RowPredicate {
+    const predicate = this.parseOr();
+    const tok = this.peek();
+    if (tok.t !== 'eof') throw this.unexpected(tok, 'a conjunction (AND, OR, EXCEPT) or the end of the query');
+    return predicate;
+  }
+
+  private peek(offset = 0): Token {
+    return this.tokens[Math.min(this.i + offset, this.tokens.length - 1)];
+  }
+
+  private next(): Token {
+    return this.tokens[Math.min(this.i++, this.tokens.length - 1)];
+  }
+
+  private unexpected(tok: Token, expected: string): QueryError {
+    if (tok.t === 'eof') return syntaxError(this.source, `${expected} expected, found the end of the query`);
+    const text = 'v' in tok ? (tok.t === 'param' ? `:${tok.v}` : String(tok.v)) : tok.t;
+    return syntaxError(this.source, `${expected} expected, found "${text}"`, tok.pos);
+  }
+
+  /** `AND` / `OR` / `EXCEPT` at the current position, or `undefined`. */
+  private conjunction(): 'AND' | 'OR' | 'EXCEPT' | undefined {
+    const tok = this.peek();
+    if (tok.t === 'conj') return tok.v;
+    if (tok.t === 'word') {
+      const upper = tok.v.toUpperCase();
+      if (upper === 'AND' || upper === 'OR' || upper === 'EXCEPT') return upper;
+    }
+    return undefined;
+  }
+
+  private parseOr(): RowPredicate {
+    // Runs of OR become one flat "any of" (no deep closure chains on long filters).
+    let anyOf = [this.parseAnd()];
+    for (let op = this.conjunction(); op === 'OR' || op === 'EXCEPT'; op = this.conjunction()) {
+      this.next();
+      const right = this.parseAnd();
+      if (op === 'OR') anyOf.push(right);
+      else {
+        const base = any(anyOf);
+        anyOf = [(row) => base(row) && !right(row)];
+      }
+    }
+    return any(anyOf);
+  }
+
+  private parseAnd(): RowPredicate {
+    const allOf = [this.parseUnary()];
+    while (this.conjunction() === 'AND') {
+      this.next();
+      allOf.push(this.parseUnary());
+    }
+    return all(allOf);
+  }
+
+  private parseUnary(): RowPredicate {
+    const tok = this.peek();
+    if (tok.t === 'word' && tok.v.toUpperCase() === 'NOT') {
+      this.next();
+      if (this.peek().t !== '(') throw this.unexpected(this.peek(), '"(" after NOT');
+      const inner = this.parseGroup();
+      return (row) => !inner(row);
+    }
+    if (tok.t === '(') return this.parseGroup();
+    return this.parsePredicate();
+  }
+
+  private parseGroup(): RowPredicate {
+    this.next(); // (
+    const inner = this.parseOr();
+    const close = this.next();
+    if (close.t !== ')') throw this.unexpected(close, '")"');
+    return inner;
+  }
+
+  // --- predicate -----------------------------------------------------------------------------
+
+  private parsePredicate(): RowPredicate {
+    const start = this.peek();
+    if (this.conjunction() || start.t !== 'word') throw this.unexpected(start, 'an attribute');
+    const segments = this.parsePath();
+    const pathText = segments.map((s) => s.name + (s.each ? `[${s.letter ?? ''}]` : '')).join('.');
+    const cmp = this.parseComparator(pathText);
+    const value = this.parseValue(cmp);
+    return this.compilePredicate(segments, pathText, cmp, value);
+  }
+
+  private parsePath(): Segment[] {
+    const segments: Segment[] = [];
+    const addNames = (word: string, pos: number, leadingDot: boolean): void => {
+      const names = word.split('.');
+      if (leadingDot) names.shift();
+      for (const name of names) {
+        if (name === '') throw syntaxError(this.source, `invalid attribute path "${word}"`, pos);
+        segments.push({ name, each: false });
+      }
+    };
+    const first = this.next() as { v: string; pos: number };
+    addNames(first.v, first.pos, false);
+    for (;;) {
+      const tok = this.peek();
+      if (tok.t === '[') {
+        this.next();
+        let letter: string | undefined;
+        const inside = this.next();
+        if (inside.t === 'word' && /^[a-zA-Z]$/.test(inside.v)) {
+          letter = inside.v;
+          if (this.next().t !== ']') throw this.unexpected(this.peek(-1), '"]"');
+        } else if (inside.t !== ']') {
+          throw this.unexpected(inside, '"]" or a letter (collection element)');
+        }
+        const last = segments[segments.length - 1];
+        if (last.each) throw syntaxError(this.source, 'nested "[]" on one attribute', tok.pos);
+        last.each = true;
+        if (letter !== undefined) {
+          // Linking several criteria to one element needs a joint evaluation the emulator does not implement.
+          if (this.letters.has(letter)) {
+            throw syntaxError(this.source, `criteria linked through the same collection letter "[${letter}]" are not supported by the emulator`, tok.pos);
+          }
+          this.letters.add(letter);
+          last.letter = letter;
+        }
+        continue;
+      }
+      if (tok.t === 'word' && tok.v.startsWith('.') && segments[segments.length - 1].each) {
+        this.next();
+        addNames(tok.v, tok.pos, true);
+        continue;
+      }
+      return segments;
+    }
+  }
+
+  private parseComparator(pathText: string): Comparator {
+    const tok = this.next();
+    if (tok.t === 'op') {
+      const cmp = OPERATORS[tok.v];
+      if (cmp) return cmp;
+    } else if (tok.t === 'word') {
+      const upper = tok.v.toUpperCase();
+      if (upper === 'IS') {
+        const after = this.peek();
+        if (after.t === 'word' && after.v.toUpperCase() === 'NOT') {
+          this.next();
+          return 'neLit';
+        }
+        return 'eqLit';
+      }
+      if (upper === 'IN') return 'in';
+      if (upper === 'BEGIN') return 'begin';
+    } else if (tok.t === 'eof') {
+      throw syntaxError(this.source, `comparison operator expected after "${pathText}", found the end of the query`);
+    }
+    const text = 'v' in tok ? String(tok.v) : tok.t;
+    throw new QueryError(
+      QueryErrCode.wrongComparator,
+      `Wrong comparison operator "${text}" after "${pathText}" at position ${tok.pos + 1} in the query "${this.source}"`,
+    );
+  }
+
+  private parseValue(cmp: Comparator): ValueNode {
+    const tok = this.peek();
+    if (tok.t === '[') {
+      this.next();
+      const items: ValueRef[] = [];
+      if (this.peek().t === ']') this.next();
+      else {
+        for (;;) {
+          items.push(this.parseScalar());
+          const sep = this.next();
+          if (sep.t === ']') break;
+          if (sep.t !== ',') throw this.unexpected(sep, '"," or "]"');
+        }
+      }
+      const list: ValueNode = { kind: 'list', items, label: `[${items.map((r) => r.label).join(',')}]` };
+      if (cmp !== 'in') throw new QueryError(QueryErrCode.wrongType, `A list ${list.label} can only be used with IN in the query "${this.source}"`);
+      return list;
+    }
+    if (tok.t === 'param') {
+      const raw = this.placeholder(tok.v);
+      if (Array.isArray(raw)) {
+        if (cmp !== 'in') throw new QueryError(QueryErrCode.wrongType, `Placeholder :${tok.v} is a collection; collections can only be used with IN`);
+        this.next();
+        return {
+          kind: 'list',
+          label: `:${tok.v}`,
+          items: raw.map((item, k) => ({ raw: this.checkScalar(item, `:${tok.v}[${k}]`), label: `:${tok.v}[${k}]` })),
+        };
+      }
+    }
+    const ref = this.parseScalar();
+    if (cmp === 'in') throw new QueryError(QueryErrCode.wrongType, `IN needs a collection ([v1,v2] or a placeholder holding an array), got ${ref.label}`);
+    return { kind: 'scalar', ref };
+  }
+
+  private parseScalar(): ValueRef {
+    const tok = this.next();
+    switch (tok.t) {
+      case 'param':
+        return { raw: this.checkScalar(this.placeholder(tok.v), `:${tok.v}`), label: `:${tok.v}` };
+      case 'string':
+        return { raw: tok.v, label: `'${tok.v}'` };
+      case 'word': {
+        const upper = tok.v.toUpperCase();
+        if (upper === 'AND' || upper === 'OR' || upper === 'EXCEPT' || upper === 'NOT') {
+          throw syntaxError(this.source, `value expected, found the keyword "${tok.v}" (quote it or use a placeholder)`, tok.pos);
+        }
+        if (tok.v === 'null') return { raw: null, label: 'null' };
+        if (tok.v === 'true') return { raw: true, label: 'true' };
+        if (tok.v === 'false') return { raw: false, label: 'false' };
+        return { raw: tok.v, label: tok.v };
+      }
+      default:
+        throw this.unexpected(tok, 'a value');
+    }
+  }
+
+  /** The raw value of placeholder `:n`; missing or null is 4D error 1279. */
+  private placeholder(n: number): unknown {
+    const value = n >= 1 && n <= this.params.length ? this.params[n - 1] : undefined;
+    if (value === undefined || value === null) {
+      throw new QueryError(
+        QueryErrCode.placeholderMissing,
+        `The placeholder :${n} has no value: $params holds ${this.params.length} value(s), and null cannot be passed through a placeholder`,
+      );
+    }
+    return value;
+  }
+
+  private checkScalar(value: unknown, label: string): Scalar {
+    if (value === null || value === undefined) {
+      throw new QueryError(QueryErrCode.placeholderMissing, `The placeholder ${label} is null; null cannot be passed through a placeholder`);
+    }
+    if (typeof value === 'string' || typeof value === 'boolean') return value;
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+    throw new QueryError(QueryErrCode.wrongType, `The placeholder ${label} has an unsupported type: ${JSON.stringify(value)}`);
+  }
+
+  // --- compilation ---------------------------------------------------------------------------
+
+  private compilePredicate(segments: Segment[], pathText: string, cmp: Comparator, value: ValueNode): RowPredicate {
+    const rootName = segments[0].name;
+    const attr = findAttribute(this.def, rootName);
+    if (!attr) {
+      throw new QueryError(QueryErrCode.attributeNotFound, attributeNotFoundMessage(rootName, this.def.name));
+    }
+    const isPath = segments.length > 1 || segments[0].each;
+    if (isPath && attr.type !== 'object') {
+      throw new QueryError(QueryErrCode.attributeNotFound, attributeNotFoundMessage(pathText, this.def.name));
+    }
+    const kind: AttrKind = isPath ? 'dynamic' : attr.type === 'long' ? 'number' : attr.type;
+    this.checkApplicable(kind, cmp, pathText);
+
+    const items = value.kind === 'list' ? value.items : [value.ref];
+    const hasNull = items.some((r) => r.raw === null);
+    if (hasNull && !['eq', 'eqLit', 'ne', 'neLit', 'in'].includes(cmp)) {
+      throw new QueryError(QueryErrCode.wrongType, `null can only be compared with =, ==, ===, IS, !=, #, !== or IS NOT ("${pathText}")`);
+    }
+    if (kind === 'object' && items.some((r) => r.raw !== null)) {
+      throw new QueryError(QueryErrCode.wrongType, `The object attribute "${pathText}" can only be compared with null; use a property path (${pathText}.property)`);
+    }
+
+    // The positive test of one (non-null) row value; "not equal" comparators are derived from the equality test.
+    const positive: Comparator = cmp === 'ne' ? 'eq' : cmp === 'neLit' ? 'eqLit' : cmp;
+    const tests = items.map((ref) => this.valueTest(kind, positive === 'in' ? 'eq' : positive, ref, pathText));
+    const test =
+      tests.length === 1
+        ? tests[0]
+        : (v: unknown): boolean => {
+            for (const t of tests) if (t(v)) return true;
+            return false;
+          };
+    const present = kind === 'date' ? (v: unknown) => wireDateToDay(v) !== null : isPresent;
+    const negative = cmp === 'ne' || cmp === 'neLit';
+
+    if (!isPath) {
+      const name = rootName;
+      return negative ? (row) => present(row[name]) && !test(row[name]) : (row) => test(row[name]);
+    }
+
+    const read = pathReader(segments);
+    if (!negative) return (row) => read(row).some(test);
+    const isNullCheck = items.length === 1 && items[0].raw === null;
+    const collection = segments.some((s) => s.each);
+    const linked = segments.some((s) => s.letter !== undefined);
+    if (isNullCheck || !collection || linked) {
+      const differs = (v: unknown): boolean => present(v) && !test(v);
+      return (row) => read(row).some(differs);
+    }
+    // `coll[].x # v`: no element equals (and at least one has a value).
+    return (row) => {
+      const values = read(row);
+      return values.some(present) && !values.some(test);
+    };
+  }
+
+  private checkApplicable(kind: AttrKind, cmp: Comparator, pathText: string): void {
+    const ok =
+      kind === 'string' || kind === 'dynamic'
+        ? true
+        : kind === 'number' || kind === 'date'
+          ? cmp !== 'kw' && cmp !== 'begin'
+          : ['eq', 'eqLit', 'ne', 'neLit', 'in'].includes(cmp); // bool, object
+    if (!ok) {
+      throw new QueryError(QueryErrCode.wrongComparator, `The comparison operator "${SYMBOLS[cmp]}" cannot be used with the ${kind} attribute "${pathText}"`);
+    }
+  }
+
+  /** Test of a row value against one filter value for a positive comparator (`eq`, `eqLit`, `lt`… `kw`, `begin`). */
+  private valueTest(kind: AttrKind, cmp: Comparator, ref: ValueRef, pathText: string): (v: unknown) => boolean {
+    if (ref.raw === null) {
+      return kind === 'date' ? (v) => wireDateToDay(v) === null : (v) => !isPresent(v);
+    }
+    const wrongType = (expected: string): never => {
+      throw new QueryError(
+        QueryErrCode.wrongType,
+        `The value ${ref.label} cannot be compared with the ${expected} attribute "${pathText}" in the query "${this.source}"`,
+      );
+    };
+    switch (kind) {
+      case 'string':
+        if (typeof ref.raw === 'boolean') return wrongType('string');
+        return textTest(cmp, String(ref.raw));
+      case 'number': {
+        const n = toNumber(ref.raw);
+        if (n === undefined) return wrongType('number');
+        return numberTest(cmp, n);
+      }
+      case 'date': {
+        const parsed = typeof ref.raw === 'string' ? parseDate(ref.raw) : ({ kind: 'invalid' } as const);
+        if (parsed.kind === 'invalid') return wrongType('date');
+        if (parsed.kind === 'empty') {
+          // An empty date ("0!0!0") is null: only (in)equality makes sense.
+          if (cmp !== 'eq' && cmp !== 'eqLit') return wrongType('date');
+          return (v) => wireDateToDay(v) === null;
+        }
+        const day = parsed.day;
+        const cmpDay = numberTest(cmp, day);
+        return (v) => {
+          const d = wireDateToDay(v);
+          return d !== null && cmpDay(d);
+        };
+      }
+      case 'bool': {
+        const b = typeof ref.raw === 'boolean' ? ref.raw : ref.raw === 'true' ? true : ref.raw === 'false' ? false : undefined;
+        if (b === undefined) return wrongType('boolean');
+        return (v) => v === b;
+      }
+      case 'object':
+        return wrongType('object');
+      case 'dynamic':
+        return dynamicTest(cmp, ref.raw);
+    }
+  }
+}
+
+function any(predicates: RowPredicate[]): RowPredicate {
+  if (predicates.length === 1) return predicates[0];
+  return (row) => {
+    for (const p of predicates) if (p(row)) return true;
+    return false;
+  };
+}
+
+function all(predicates: RowPredicate[]): RowPredicate {
+  if (predicates.length === 1) return predicates[0];
+  return (row) => {
+    for (const p of predicates) if (!p(row)) return false;
+    return true;
+  };
+}
+
+function toNumber(raw: Scalar): number | undefined {
+  if (typeof raw === 'number') return raw;
+  // v21 converts a numeric string to the attribute's type ("42" → 42); anything else is an error.
+  if (typeof raw === 'string' && NUMERIC.test(raw.trim())) return Number(raw.trim());
+  return undefined;
+}
+
+function textTest(cmp: Comparator, value: string): (v: unknown) => boolean {
+  const folded = foldText(value);
+  let match: (s: string) => boolean;
+  switch (cmp) {
+    case 'eq':
+      match = wildcardMatcher(folded);
+      break;
+    case 'eqLit':
+      match = (s) => s === folded;
+      break;
+    case 'lt':
+      match = (s) => s < folded;
+      break;
+    case 'gt':
+      match = (s) => s > folded;
+      break;
+    case 'le':
+      match = (s) => s <= folded;
+      break;
+    case 'ge':
+      match = (s) => s >= folded;
+      break;
+    case 'begin':
+      match = (s) => s.startsWith(folded);
+      break;
+    case 'kw':
+      match = keywordMatcher(folded);
+      break;
+    default:
+      throw new Error(`unexpected comparator ${cmp}`);
+  }
+  // Rows share text values (item names repeat variant names), so results are memoised per value.
+  const memo = new Map<string, boolean>();
+  return (v) => {
+    if (typeof v !== 'string') return false;
+    let result = memo.get(v);
+    if (result === undefined) {
+      result = match(foldText(v));
+      if (memo.size >= 50_000) memo.clear();
+      memo.set(v, result);
+    }
+    return result;
+  };
+}
+
+function numberTest(cmp: Comparator, n: number): (v: unknown) => boolean {
+  switch (cmp) {
+    case 'eq':
+    case 'eqLit':
+      return (v) => v === n;
+    case 'lt':
+      return (v) => typeof v === 'number' && v < n;
+    case 'gt':
+      return (v) => typeof v === 'number' && v > n;
+    case 'le':
+      return (v) => typeof v === 'number' && v <= n;
+    case 'ge':
+      return (v) => typeof v === 'number' && v >= n;
+    default:
+      throw new Error(`unexpected comparator ${cmp}`);
+  }
+}
+
+/** Inside object attributes the type comes from the stored value: numbers numerically, text as text. */
+function dynamicTest(cmp: Comparator, raw: Scalar): (v: unknown) => boolean {
+  const asText = typeof raw === 'boolean' ? undefined : textTest(cmp, String(raw));
+  const n = typeof raw === 'boolean' ? undefined : toNumber(raw);
+  const asNumber = n === undefined || cmp === 'kw' || cmp === 'begin' ? undefined : numberTest(cmp, n);
+  return (v) => {
+    if (typeof v === 'string') return asText !== undefined && asText(v);
+    if (typeof v === 'number') return asNumber !== undefined && asNumber(v);
+    if (typeof v === 'boolean') return (cmp === 'eq' || cmp === 'eqLit') && (v === raw || String(v) === raw);
+    return false;
+  };
+}
+
+/** Reads the values at an object path; `[]` segments spread collections (a non-collection yields nothing). */
+function pathReader(segments: Segment[]): (row: Row) => unknown[] {
+  return (row) => {
+    let current: unknown[] = [row[segments[0].name]];
+    if (segments[0].each) current = current.flatMap((v) => (Array.isArray(v) ? v : []));
+    for (let k = 1; k < segments.length; k++) {
+      const { name, each } = segments[k];
+      const next: unknown[] = [];
+      for (const c of current) {
+        const v = c !== null && typeof c === 'object' && !Array.isArray(c) ? (c as Record<string, unknown>)[name] : undefined;
+        if (!each) next.push(v);
+        else if (Array.isArray(v)) next.push(...v);
+      }
+      current = next;
+    }
+    return current;
+  };
+}
