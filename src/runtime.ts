@@ -46,7 +46,7 @@ export async function createRuntime(
     sessionLimitBreakerSeconds: config.legacy.sessionLimitBreakerSeconds,
     connections: config.legacy.connections,
     store,
-    logger: logger.child({ component: 'legacy' }),
+    logger,
     onUpstreamRequest: options.onUpstreamRequest,
   });
   return {
