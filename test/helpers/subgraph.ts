@@ -1,0 +1,63 @@
+/**
+ * Test factory: an emulator, a legacy client pointed at it, and the subgraph built in-process
+ * (no listening socket unless a test asks for one).
+ */
+import { pino } from 'pino';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
+import { createLegacyClient, type LegacyClient, type LegacyClientOptions } from '../../src/legacy/index.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
+import { buildServer, type BuiltServer } from '../../src/server.js';
+
+export interface TestSubgraph {
+  emulator: Emulator;
+  client: LegacyClient;
+  server: BuiltServer;
+  metrics: Metrics;
+  /** Executes an operation in-process and returns its single result (data and errors). */
+  execute<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<{ data?: T | null; errors?: ReadonlyArray<{ message: string; path?: ReadonlyArray<string | number>; extensions?: Record<string, unknown> }> }>;
+  close(): Promise<void>;
+}
+
+export async function startTestSubgraph(
+  options: { emulator?: EmulatorOptions; client?: Partial<LegacyClientOptions>; maxBatchSize?: number } = {},
+): Promise<TestSubgraph> {
+  const emulator = await startEmulator({ port: 0, ...options.emulator });
+  const client = createLegacyClient({
+    environments: { test: { baseUrl: emulator.url, username: 'wsz', password: 'wsz' } },
+    defaultEnvironment: 'test',
+    retryBaseMs: 5,
+    ...options.client,
+  });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const server = buildServer({
+    source: client,
+    upstreamReady: () => client.ping().then(() => true, () => false),
+    logger: pino({ level: 'silent' }),
+    metrics,
+    maxBatchSize: options.maxBatchSize,
+  });
+  await server.start();
+
+  return {
+    emulator,
+    client,
+    server,
+    metrics,
+    async execute(query, variables) {
+      const response = await server.apollo.executeOperation(
+        { query, variables },
+        { contextValue: await server.createContext() },
+      );
+      if (response.body.kind !== 'single') throw new Error('expected a single (non-incremental) result');
+      return response.body.singleResult as never;
+    },
+    async close() {
+      await server.stop();
+      await client.close();
+      await emulator.close();
+    },
+  };
+}
