@@ -25,13 +25,14 @@ export async function startTestSubgraph(
   options: { emulator?: EmulatorOptions; client?: Partial<LegacyClientOptions>; maxBatchSize?: number } = {},
 ): Promise<TestSubgraph> {
   const emulator = await startEmulator({ port: 0, ...options.emulator });
+  const metrics = createMetrics({ defaultMetrics: false });
   const client = createLegacyClient({
+    onUpstreamRequest: (event) => metrics.observeUpstream(event),
     environments: { test: { baseUrl: emulator.url, username: 'wsz', password: 'wsz' } },
     defaultEnvironment: 'test',
     retryBaseMs: 5,
     ...options.client,
   });
-  const metrics = createMetrics({ defaultMetrics: false });
   const server = buildServer({
     source: client,
     upstreamReady: () => client.ping().then(() => true, () => false),

@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const entry = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
+
+/** Environment without any upstream or Redis setting, as on a newcomer's machine. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  for (const key of Object.keys(env)) {
+    if (/^(LEGACY_|REDIS_URL|WSZ_CONFIG_FILE|EMULATOR_)/.test(key)) delete env[key];
+  }
+  return { ...env, ...extra };
+}
+
+describe('start-up', () => {
+  it('starts on the built-in emulator with no configuration, says so first, serves, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: cleanEnv({ PORT: '0', HOST: '127.0.0.1' }) });
+    try {
+      const lines: Array<{ msg: string; emulator?: string; port?: number }> = [];
+      const reader = createInterface({ input: child.stdout });
+      for await (const line of reader) {
+        lines.push(JSON.parse(line));
+        if (lines.at(-1)!.msg.startsWith('subgraph ready')) break;
+      }
+      expect(lines[0].msg).toMatch(/^using the built-in 4D REST emulator at http:\/\/127\.0\.0\.1:\d+ \(no LEGACY_API_URL configured\)$/);
+      expect(lines[0].emulator).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const port = lines.at(-1)!.port!;
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      expect(ready.status).toBe(200);
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses to start on a malformed setting, naming it and its value', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: cleanEnv({ PORT: 'eighty' }) });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(stderr).toContain('Invalid configuration: PORT must be an integer from 0 to 65535, got "eighty"');
+  });
+});
