@@ -172,7 +172,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 
   program
     .command('push')
-    .description('write one field of one record (reads its stamp first: never overwrites a concurrent change)')
+    .description('write one field of one record (last writer wins, like the old push_data)')
     .argument('<table>', 'table name')
     .argument('<key>', 'the record __KEY')
     .argument('<field>', 'attribute name')
@@ -224,7 +224,13 @@ if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.me
   runCli(process.argv.slice(2), {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
-  }).then((code) => {
-    process.exitCode = code;
-  });
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`wsz: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../config.js';
 import { f, type FilterNode } from '../legacy/filter.js';
 import { LegacyAPIDataError, LegacyValidationError } from '../legacy/errors.js';
-import type { LegacyClient } from '../legacy/index.js';
+import { defaultOrderBy, type LegacyClient } from '../legacy/index.js';
 import { findTable, TABLE_NAMES, type TableName } from '../legacy/tables.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 
@@ -89,13 +89,16 @@ export async function fetchDataFromApi(
     }
     filter = f.gte(attribute, dateCreatedStart);
   }
-  const page = await (await client()).fetchTable(table.name, { filter, top, skip });
+  // 4D selections are unordered: without $orderby, $skip/$top pages may overlap or miss rows.
+  const page = await (await client()).fetchTable(table.name, { filter, top, skip, orderBy: defaultOrderBy(table) });
   return page.rows;
 }
 
 /**
  * Writes one field of one record: `value` into attribute `column` of the record whose `__KEY`
- * is `key` (read first for its current stamp, so a concurrent change is never overwritten).
+ * is `key`. Like the old function, the last writer wins: the record is read for its current stamp,
+ * and if it changed between that read and the write, the write is retried once with the new stamp
+ * (use the client's `update` with a stamp you read yourself to fail on a conflict instead).
  * @returns `true` when saved; `false` when the ERP refused the write (record gone, stamp changed,
  *   value rejected) — the reason is logged, as the old function printed it.
  * @throws LegacyValidationError before any request for an unknown table or column, a system

@@ -226,14 +226,20 @@ function positiveNumber(value: number | undefined, fallback: number, name: strin
   return value;
 }
 
-/** Runs `fn` over `items` with at most `limit` at once; results in input order. */
+/** Runs `fn` over `items` with at most `limit` at once; results in input order. Stops starting new items after a failure. */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const i = next++;
-      results[i] = await fn(items[i] as T, i);
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -572,14 +578,24 @@ export class LegacyClient {
     rt: Runtime,
     q: { def: TableDef; pageSize: number; parallel: number; filter?: { filter: string; params: unknown[] }; orderBy: string; attributes?: string },
   ): Promise<Row[]> {
-    const page = async (skip: number) => {
-      const path = this.collectionPath(q.def, { filter: q.filter, orderBy: q.orderBy, attributes: q.attributes, skip, top: q.pageSize });
+    const page = async (skip: number, top: number) => {
+      const path = this.collectionPath(q.def, { filter: q.filter, orderBy: q.orderBy, attributes: q.attributes, skip, top });
       return this.parseCollection(rt, q.def, await this.get(rt, { path, route: 'collection', table: q.def.name }));
     };
-    const first = await page(0);
+    const first = await page(0, q.pageSize);
+    // A server that caps $top (a configured maximum) sends a short first page although more rows
+    // exist: page by what it actually sends, or every page would leave a gap.
+    let step = q.pageSize;
+    if (first.sent < q.pageSize && first.sent < first.total) {
+      if (first.sent <= 0) {
+        throw new LegacyAPIDataError(`4D sent no rows of ${q.def.name} although __COUNT is ${first.total}`, { environment: rt.name, table: q.def.name });
+      }
+      step = first.sent;
+      this.log.warn({ environment: rt.name, table: q.def.name, pageSize: q.pageSize, sent: step }, 'fetchAll: 4D caps $top; paging by the rows it sends');
+    }
     const remaining: number[] = [];
-    for (let skip = q.pageSize; skip < first.total; skip += q.pageSize) remaining.push(skip);
-    const pages = await mapLimit(remaining, q.parallel, (skip) => page(skip));
+    for (let skip = step; skip < first.total; skip += step) remaining.push(skip);
+    const pages = await mapLimit(remaining, q.parallel, (skip) => page(skip, step));
     const seen = new Set<string>();
     const rows: Row[] = [];
     for (const p of [first, ...pages]) {

@@ -9,7 +9,8 @@
  *   request and a hung 4D process would only multiply the wait.
  * - `unsent` (an update POST): only when the connection failed before the request was sent
  *   (refused, DNS, connect timeout). Never replayed blindly.
- * - `login` (POST `$directory/login`): like `unsent`, plus 503 (the server said it did not process it).
+ * - `login` (POST `$directory/login`, or GET `$info` with HTTP Basic): like `unsent`, plus 503 (the server said it
+ *   did not process it). A login opens a licensed session, so it is not replayed after a lost answer.
  */
 import { Pool } from 'undici';
 import pRetry from 'p-retry';

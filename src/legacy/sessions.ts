@@ -200,7 +200,13 @@ export class SessionManager {
       void this.writeBack(this.local.id, { ...this.local });
       return this.local;
     }
-    return this.refresh(stored?.id ?? this.local?.id);
+    // Idle-expired (by our clock, just under 4D's): log in on the old cookies. If 4D still holds
+    // that session, the login re-authenticates it on the licence it already has; if 4D dropped it,
+    // 4D opens a guest session that the login upgrades. A cookie-less login here would need a
+    // second licence while the old session lives on for its last minutes (402 on a full pool).
+    const previous = stored ?? this.local;
+    const oldCookies = previous?.cookies && Object.keys(previous.cookies).length ? { ...previous.cookies } : undefined;
+    return this.refresh(previous?.id, oldCookies);
   }
 
   /**
@@ -306,7 +312,9 @@ export class SessionManager {
       if (username !== undefined) {
         headers.authorization = `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
       }
-      request = { method: 'GET', path: '$info', headers, route: 'info', retry: 'idempotent' };
+      // Not 'idempotent': with credentials this GET opens (and licenses) a session, so a replay after
+      // a lost answer could hold a second licence until 4D expires the first one.
+      request = { method: 'GET', path: '$info', headers, route: 'info', retry: 'login' };
     }
     const started = Date.now();
     const response = await http.send(request);

@@ -216,6 +216,41 @@ describe('fetchAll', () => {
     expect(result).toEqual([]);
     expect(requests).toBe(1);
   });
+
+  it('stops requesting pages once one page has failed', async () => {
+    const total = tableRows(fx.emulator, 'Belege').length;
+    let armed = false;
+    const client = fx.newClient({
+      onUpstreamRequest: (e) => {
+        // The first page (which gives __COUNT) is in: make the next request fail (a 4D error, not retried).
+        if (e.route === 'collection' && e.status === 200 && !armed) {
+          armed = true;
+          fx.emulator.failNext(1, 500);
+        }
+      },
+    });
+    await client.ping();
+    const before = fx.emulator.counters.byTable.Belege ?? 0;
+    expect((await rejection(client.fetchAll('Belege', { pageSize: 5, parallel: 2 }))).message).toContain('HTTP 500');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(Math.ceil(total / 5)).toBeGreaterThan(10);
+    // First page, the failed one, and at most the one already in flight on the other worker.
+    expect((fx.emulator.counters.byTable.Belege ?? 0) - before).toBeLessThanOrEqual(3);
+  });
+
+  it('returns every row when the server caps $top below the page size', async () => {
+    const capped = await legacyFixture({ maxTop: 30 });
+    try {
+      const all = tableRows(capped.emulator, 'Belege');
+      expect(all.length).toBeGreaterThan(60);
+      const rows = await capped.client.fetchAll('Belege', { pageSize: 100, parallel: 2 });
+      expect(rows.map((r) => r.AbsNr)).toEqual(all.map((r) => r.AbsNr as number).sort((a, b) => a - b));
+      expect(capped.emulator.counters.byTable.Belege).toBe(Math.ceil(all.length / 30));
+      expect(capped.logs.some((l) => l.includes('caps $top'))).toBe(true);
+    } finally {
+      await capped.close();
+    }
+  });
 });
 
 describe('fetchRecord and fetchByKeys', () => {

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -113,8 +114,34 @@ describe('one session per environment', () => {
     await fx.client.fetchTable('Kunden', { top: 1 });
     await sleep(300);
     await fx.client.fetchTable('Kunden', { top: 1 });
-    expect(fx.emulator.counters.logins).toBe(2);
+    expect(fx.emulator.counters.byRoute.login).toBe(2);
     expect(fx.emulator.counters.rejected401).toBe(0);
+    // 4D still held the old session: the login re-authenticated it on the licence it already had.
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect(fx.emulator.counters.sessionsOpened).toBe(1);
+  });
+
+  it('a proactive refresh never needs a second licence, even with a pool of one', async () => {
+    // Client refreshes at 0.3 s, 4D expires at 5 s: in between, 4D still counts the old session.
+    fx = await legacyFixture({ sessions: 1, sessionIdleSeconds: 5 }, { sessionTimeoutSeconds: 0.3 });
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    await sleep(400);
+    const page = await fx.client.fetchTable('Kunden', { top: 1 });
+    expect(page.rows).toHaveLength(1);
+    expect(fx.emulator.counters.rejected402).toBe(0);
+    expect(fx.emulator.activeSessions()).toBe(1);
+  });
+
+  it('a proactive refresh after 4D dropped the session upgrades the guest session 4D opens', async () => {
+    fx = await legacyFixture({ sessions: 1 }, { sessionTimeoutSeconds: 0.3 });
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    await sleep(400);
+    fx.emulator.expireAllSessions(); // 4D dropped it meanwhile
+    expect((await fx.client.fetchTable('Kunden', { top: 1 })).rows).toHaveLength(1);
+    expect(fx.emulator.counters.logins).toBe(2);
+    expect(fx.emulator.counters.sessionsOpened).toBe(2);
+    expect(fx.emulator.counters.rejected401).toBe(0);
+    expect(fx.emulator.counters.rejected402).toBe(0);
   });
 
   it('a second client reuses the stored session without logging in', async () => {
@@ -289,6 +316,34 @@ describe('retries and timeouts', () => {
       ['login', 'ECONNREFUSED'],
     ]);
     await client.close();
+  });
+
+  it('a login whose answer is lost is not replayed (it may have taken a licence), with Basic or $directory/login', async () => {
+    // A server that reads each request and closes the socket without answering.
+    const seen: string[] = [];
+    const server = createHttpServer((req) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      for (const auth of ['basic', 'login'] as const) {
+        seen.length = 0;
+        const client = createLegacyClient({
+          environments: { x: { baseUrl: `http://127.0.0.1:${port}`, username: USER, password: PASSWORD, auth } },
+          defaultEnvironment: 'x',
+          retryBaseMs: 1,
+          retryMaxMs: 5,
+        });
+        expect(await rejection(client.fetchTable('Kunden'))).toBeInstanceOf(LegacyAPIConnectionError);
+        expect(seen).toEqual([auth === 'basic' ? 'GET /rest/$info' : 'POST /rest/$directory/login']);
+        await client.close();
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('hangNext with timeoutMs 300 fails with a timeout LegacyAPIConnectionError, without retrying', async () => {
