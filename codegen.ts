@@ -16,11 +16,13 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
         contextType: '../context.js#Context',
         mapperTypeSuffix: 'Model',
-        mappers: {
-          Product: '../mapping/entities.js#Product',
-          ProductFamily: '../mapping/entities.js#ProductFamily',
-        },
-        scalars: { ID: 'string', Date: 'string', DateTime: 'string' },
+        mappers: Object.fromEntries(
+          [
+            'ProductFamily', 'Product', 'Customer', 'Address', 'SalesRecord', 'SalesRecordItem',
+            'Mold', 'MoldArticle', 'ProductionOrder', 'ProductionOrderItem',
+          ].map((type) => [type, `../mapping/entities.js#${type}`]),
+        ),
+        scalars: { ID: 'string', Date: 'string', DateTime: 'string', Decimal: 'string', JSON: 'unknown' },
       },
     },
   },

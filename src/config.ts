@@ -45,6 +45,10 @@ export interface AppConfig {
   readonly redisUrl?: string;
   /** Key prefix in the shared store; `STORE_NAMESPACE`, default `wsz`. */
   readonly storeNamespace: string;
+  /** Largest `first` of a list query; `MAX_PAGE_SIZE`, default 100. */
+  readonly maxPageSize: number;
+  /** Keys per DataLoader batch (the client splits URLs further); `MAX_BATCH_SIZE`, default 500. */
+  readonly maxBatchSize: number;
   /** The legacy client settings (the old WSZ_api settings block). */
   readonly legacy: {
     readonly environments: Readonly<Record<string, EnvironmentConfig>>;
@@ -228,6 +232,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel,
     redisUrl,
     storeNamespace: env.STORE_NAMESPACE || 'wsz',
+    maxPageSize: intSetting(env, 'MAX_PAGE_SIZE', 100, 1, 10_000),
+    maxBatchSize: intSetting(env, 'MAX_BATCH_SIZE', 500, 1, 10_000),
     legacy: {
       environments,
       defaultEnvironment: defaultEnv as string,

@@ -1,29 +1,31 @@
 /**
- * The per-request context: fresh DataLoaders for every operation (never module-scope, so one
- * caller's data is never served to another from a loader cache).
+ * The per-request context: a fresh data access layer with fresh DataLoaders for every operation
+ * (never module-scope, so one caller's data is never served to another from a loader cache).
  */
 import type { Logger } from 'pino';
-import { EntityLoaders, type EntitySource } from './mapping/loaders.js';
+import { DataAccess, type DataSource } from './mapping/data.js';
 
 export interface Context {
-  readonly loaders: EntityLoaders;
+  readonly data: DataAccess;
   /** Whether an upstream session can be had (the `/ready` check). */
   readonly upstreamReady: () => Promise<boolean>;
   readonly logger: Logger;
 }
 
 export interface ContextDependencies {
-  readonly source: EntitySource;
+  readonly source: DataSource;
   readonly upstreamReady: () => Promise<boolean>;
   readonly logger: Logger;
   /** Keys per loader batch; default 500. */
   readonly maxBatchSize?: number;
+  /** Largest `first` of a list; default 100. */
+  readonly maxPageSize?: number;
 }
 
 /** Returns the function Apollo Server calls once per request. */
 export function contextFactory(deps: ContextDependencies): () => Promise<Context> {
   return async () => ({
-    loaders: new EntityLoaders(deps.source, deps.maxBatchSize),
+    data: new DataAccess(deps.source, { maxBatchSize: deps.maxBatchSize, maxPageSize: deps.maxPageSize }),
     upstreamReady: deps.upstreamReady,
     logger: deps.logger,
   });

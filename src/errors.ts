@@ -1,7 +1,7 @@
 /**
  * The one place where failures become GraphQL errors with an `extensions.code`. Resolvers throw
- * (or loaders reject with) legacy-client errors; this turns them into client-safe errors: no
- * stack trace, no upstream URL, no cookie.
+ * (or loaders reject with) domain and legacy-client errors; this turns them into client-safe
+ * errors: no stack trace, no upstream URL, no cookie.
  */
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
@@ -9,12 +9,14 @@ import {
   LegacyAPIAuthenticationError,
   LegacyAPIConnectionError,
   LegacyAPIError,
+  LegacyBulkUpdateError,
   LegacyNotFoundError,
   LegacySessionLimitError,
   LegacyStampConflictError,
   LegacyValidationError,
 } from './legacy/errors.js';
 import { EntityDecodeError } from './mapping/entity.js';
+import { EntityNotFoundError, InputError, StaleStampError } from './mapping/errors.js';
 
 /** Error codes this subgraph puts into `extensions.code`. */
 export type ErrorCode =
@@ -26,17 +28,37 @@ export type ErrorCode =
   | 'UPSTREAM_ERROR'
   | 'INTERNAL_SERVER_ERROR';
 
+interface Classified {
+  code: ErrorCode;
+  message: string;
+  extensions?: Record<string, unknown>;
+}
+
+const STAMP_CONFLICT = 1263;
+const NOT_FOUND_CODES = new Set([1542, 1800]);
+
+function classifyBulk(error: LegacyBulkUpdateError): Classified {
+  const failures = error.failures.map((f) => ({ index: f.index, id: f.key, reason: f.reason, currentStamp: f.currentStamp }));
+  const code: ErrorCode = error.failures.some((f) => f.errCode === STAMP_CONFLICT)
+    ? 'STALE_STAMP'
+    : error.failures.some((f) => f.errCode !== undefined && NOT_FOUND_CODES.has(f.errCode))
+      ? 'NOT_FOUND'
+      : 'UPSTREAM_ERROR';
+  const saved = error.atomic ? 'nothing was saved' : `${error.saved.length} item(s) were saved`;
+  return { code, message: `${error.failures.length} item(s) failed, ${saved}`, extensions: { failures } };
+}
+
 /** Maps an error thrown below the resolvers to a code and a client-safe message. */
-export function classify(error: unknown): { code: ErrorCode; message: string; extensions?: Record<string, unknown> } {
-  if (error instanceof LegacyStampConflictError) {
-    return {
-      code: 'STALE_STAMP',
-      message: error.message,
-      extensions: { currentStamp: error.currentStamp },
-    };
+export function classify(error: unknown): Classified {
+  if (error instanceof StaleStampError) {
+    return { code: 'STALE_STAMP', message: error.message, extensions: { currentStamp: error.currentStamp, currentValues: error.currentValues } };
   }
-  if (error instanceof LegacyNotFoundError) return { code: 'NOT_FOUND', message: error.message };
-  if (error instanceof LegacyValidationError) return { code: 'BAD_USER_INPUT', message: error.message };
+  if (error instanceof LegacyStampConflictError) {
+    return { code: 'STALE_STAMP', message: error.message, extensions: { currentStamp: error.currentStamp } };
+  }
+  if (error instanceof LegacyBulkUpdateError) return classifyBulk(error);
+  if (error instanceof InputError || error instanceof LegacyValidationError) return { code: 'BAD_USER_INPUT', message: error.message };
+  if (error instanceof EntityNotFoundError || error instanceof LegacyNotFoundError) return { code: 'NOT_FOUND', message: error.message };
   if (error instanceof LegacySessionLimitError) {
     return {
       code: 'UPSTREAM_SESSION_LIMIT',
@@ -51,15 +73,19 @@ export function classify(error: unknown): { code: ErrorCode; message: string; ex
   return { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' };
 }
 
+/** Input types whose unknown fields or wrong values are the client's mistake (`BAD_USER_INPUT`). */
+const INPUT_TYPE = /type "\w+(Filter|Input|Order|Item)!?"|"\$\w+" got invalid value/;
+
 /**
- * Apollo Server `formatError`: GraphQL validation and user errors pass through unchanged; errors
- * from below the resolvers are classified; anything unknown is hidden behind a generic message.
+ * Apollo Server `formatError`: GraphQL errors keep their message and code (validation errors about
+ * filter and input types become `BAD_USER_INPUT`); errors from below the resolvers are
+ * classified; anything unknown is hidden behind a generic message. Never a stack trace.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof GraphQLError || !(original instanceof Error)) {
-    // Apollo's own errors (validation, parsing, BAD_USER_INPUT from scalars): keep, minus stack traces.
     const { stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    if (extensions.code === 'GRAPHQL_VALIDATION_FAILED' && INPUT_TYPE.test(formatted.message)) extensions.code = 'BAD_USER_INPUT';
     return { ...formatted, extensions };
   }
   const { code, message, extensions } = classify(original);

@@ -32,6 +32,8 @@ async function main(): Promise<void> {
     logger,
     metrics,
     production: config.nodeEnv === 'production',
+    maxPageSize: config.maxPageSize,
+    maxBatchSize: config.maxBatchSize,
   });
   await server.start();
   await new Promise<void>((resolve, reject) => {

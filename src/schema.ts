@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, type DocumentNode } from 'graphql';
 
-export const SCHEMA_FILES = ['schema.graphql', 'products.graphql'] as const;
+export const SCHEMA_FILES = ['schema.graphql', 'products.graphql', 'customers.graphql', 'sales.graphql', 'production.graphql'] as const;
 
 const schemaDir = new URL('../schema/', import.meta.url);
 

@@ -15,14 +15,14 @@ import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { contextFactory, type Context } from './context.js';
 import { formatError } from './errors.js';
-import type { EntitySource } from './mapping/loaders.js';
+import type { DataSource } from './mapping/data.js';
 import type { Metrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 import { loadTypeDefs } from './schema.js';
 
 export interface ServerDependencies {
   /** The legacy client (batched reads). */
-  readonly source: EntitySource;
+  readonly source: DataSource;
   /** Resolves `true` when an upstream session can be had; must not throw. */
   readonly upstreamReady: () => Promise<boolean>;
   readonly logger: Logger;
@@ -31,6 +31,8 @@ export interface ServerDependencies {
   readonly production?: boolean;
   /** Keys per DataLoader batch; default 500. */
   readonly maxBatchSize?: number;
+  /** Largest `first` of a list query; default 100. */
+  readonly maxPageSize?: number;
 }
 
 export interface BuiltServer {

@@ -1,6 +1,7 @@
 /**
- * Declarative entity mapping: one definition per GraphQL entity (its legacy table, key fields and
- * attribute codecs) from which row decoding, attribute lists and loaders are derived.
+ * Declarative entity mapping: one definition per GraphQL entity (its legacy table, key fields,
+ * attribute codecs, sort fields, relations) from which row decoding, attribute lists, filters,
+ * loaders and resolvers are derived.
  */
 import { findAttribute, findTable, type TableName } from '../legacy/tables.js';
 import { timestamp, type FieldDef } from './fields.js';
@@ -10,18 +11,33 @@ export type LegacyRow = { __KEY: string; __STAMP: number; __TIMESTAMP?: string; 
 
 type Fields = Record<string, FieldDef<any>>;
 
+/**
+ * An input field that is not one attribute: it changes an attribute as a function of its current
+ * value (a price inside the `Preise` object). Needs the current row, read before the write.
+ */
+export interface VirtualInput {
+  readonly attribute: string;
+  apply(current: unknown, value: unknown): unknown;
+}
+
 export interface EntityDefinition<F extends Fields = Fields> {
   /** GraphQL type name. */
   readonly typename: string;
   /** Exact 4D dataclass name. */
   readonly table: TableName;
-  /** Model fields, each one legacy attribute with its codec. */
+  /** Model fields, each one legacy attribute with its codec. Names are the GraphQL field names. */
   readonly fields: F;
   /**
    * Fields that identify one entity (besides `id`, which is always the legacy `__KEY`): the
    * federation keys and the `…By<Key>` root queries. Each must be a field of `fields`.
    */
   readonly alternateKeys: readonly (keyof F & string)[];
+  /** GraphQL order enum value → model field. */
+  readonly orderFields: Readonly<Record<string, keyof F & string>>;
+  /** The natural order of lists, also the tie-breaker after any requested order. */
+  readonly defaultOrder: readonly (keyof F & string)[];
+  /** Input fields that rewrite an attribute from its current value. */
+  readonly virtualInputs: Readonly<Record<string, VirtualInput>>;
 }
 
 /** The decoded entity: `id`, `stamp`, `modifiedAt` plus one property per mapped field. */
@@ -46,31 +62,46 @@ export function defineEntity<const F extends Fields, const T extends string>(def
   table: TableName;
   fields: F;
   alternateKeys?: readonly (keyof F & string)[];
+  orderFields?: Readonly<Record<string, keyof F & string>>;
+  defaultOrder: readonly (keyof F & string)[];
+  virtualInputs?: Readonly<Record<string, VirtualInput>>;
 }): EntityDefinition<F> & { readonly typename: T } {
+  const where = `Entity ${definition.typename}`;
   const table = findTable(definition.table);
-  if (!table) throw new Error(`Entity ${definition.typename}: unknown table ${JSON.stringify(definition.table)}`);
+  if (!table) throw new Error(`${where}: unknown table ${JSON.stringify(definition.table)}`);
   for (const [name, def] of Object.entries(definition.fields)) {
     const attribute = findAttribute(table, def.attribute);
-    if (!attribute) {
-      throw new Error(`Entity ${definition.typename}.${name}: table ${table.name} has no attribute ${JSON.stringify(def.attribute)}`);
-    }
+    if (!attribute) throw new Error(`${where}.${name}: table ${table.name} has no attribute ${JSON.stringify(def.attribute)}`);
     if (!def.codec.attributeTypes.includes(attribute.type)) {
       throw new Error(
-        `Entity ${definition.typename}.${name}: attribute ${table.name}.${def.attribute} is ${attribute.type}, codec expects ${def.codec.attributeTypes.join('|')}`,
+        `${where}.${name}: attribute ${table.name}.${def.attribute} is ${attribute.type}, codec expects ${def.codec.attributeTypes.join('|')}`,
       );
     }
   }
-  for (const key of definition.alternateKeys ?? []) {
-    if (!(key in definition.fields)) throw new Error(`Entity ${definition.typename}: key ${key} is not a field`);
+  const fieldNames = [
+    ...(definition.alternateKeys ?? []),
+    ...Object.values(definition.orderFields ?? {}),
+    ...definition.defaultOrder,
+  ];
+  for (const name of fieldNames) {
+    if (!(name in definition.fields)) throw new Error(`${where}: ${name} is not one of its fields`);
   }
-  return Object.freeze({ ...definition, alternateKeys: definition.alternateKeys ?? [] });
+  for (const [name, input] of Object.entries(definition.virtualInputs ?? {})) {
+    if (!findAttribute(table, input.attribute)) throw new Error(`${where}: virtual input ${name} writes unknown ${input.attribute}`);
+  }
+  return Object.freeze({
+    ...definition,
+    alternateKeys: definition.alternateKeys ?? [],
+    orderFields: definition.orderFields ?? {},
+    virtualInputs: definition.virtualInputs ?? {},
+  });
 }
 
-/** The 4D attribute behind a key field (`id` → `__KEY`). */
-export function keyAttribute(def: EntityDefinition, keyField: string): string {
-  if (keyField === 'id') return '__KEY';
-  const f = def.fields[keyField];
-  if (!f) throw new Error(`Entity ${def.typename} has no key field ${JSON.stringify(keyField)}`);
+/** The 4D attribute behind a model field (`id` → `__KEY`). */
+export function attributeOf(def: EntityDefinition, field: string): string {
+  if (field === 'id') return '__KEY';
+  const f = def.fields[field];
+  if (!f) throw new Error(`Entity ${def.typename} has no field ${JSON.stringify(field)}`);
   return f.attribute;
 }
 

@@ -20,6 +20,8 @@ export interface FieldDef<T = unknown> {
   readonly codec: FieldCodec<T>;
   /** May clients change it through a mutation? Default `false`. */
   readonly writable: boolean;
+  /** May list queries filter on it? Default `false`. */
+  readonly filterable: boolean;
 }
 
 function textDecode(wire: unknown): string | null {
@@ -58,6 +60,44 @@ export const date: FieldCodec<string | null> = {
   encode: (v) => encodeDate(v),
 };
 
+/**
+ * Rounds a money value to two places, half away from zero, working on the shortest decimal text
+ * of the float (so `1.005` becomes `"1.01"`, not the `"1.00"` that `toFixed` gives).
+ */
+export function roundMoney(value: number): string {
+  if (!Number.isFinite(value)) throw new TypeError(`Expected a finite amount, got ${value}`);
+  const negative = value < 0;
+  // String() gives the shortest text that reads back as the same float; tiny values use exponents.
+  const shortest = String(Math.abs(value));
+  const plain = shortest.includes('e') ? Math.abs(value).toFixed(20) : shortest;
+  const [intPart, fracPart = ''] = plain.split('.');
+  const digits = `${intPart}${(fracPart + '000').slice(0, 3)}`;
+  let cents = BigInt(digits.slice(0, -1));
+  if (Number(digits.slice(-1)) >= 5) cents += 1n;
+  const text = cents.toString().padStart(3, '0');
+  const result = `${text.slice(0, -2)}.${text.slice(-2)}`;
+  return negative && cents !== 0n ? `-${result}` : result;
+}
+
+/** Parses a `Decimal` input (string or number) with at most two places; anything else is refused. */
+export function parseMoney(value: unknown): number {
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !/^-?\d{1,13}(\.\d{1,2})?$/.test(text)) {
+    throw new TypeError(`Decimal must be a number with at most two decimal places, got ${JSON.stringify(value)}`);
+  }
+  return Number(text);
+}
+
+/** Money attribute (`number`): decoded to a two-place decimal string, written as a number. */
+export const money: FieldCodec<string | null> = {
+  attributeTypes: ['number', 'long'],
+  decode: (wire) => {
+    const n = decodeNumber(wire);
+    return n === null ? null : roundMoney(n);
+  },
+  encode: (v) => (v === null ? null : parseMoney(v)),
+};
+
 /** Object attribute, passed through as JSON. */
 export const object: FieldCodec<Record<string, unknown> | null> = {
   attributeTypes: ['object'],
@@ -72,7 +112,11 @@ export const object: FieldCodec<Record<string, unknown> | null> = {
 /** `__TIMESTAMP` decoder, lenient about the variants 4D versions send. */
 export const timestamp = { decode: decodeTimestamp };
 
-/** Declares a mapped field. */
-export function field<T>(attribute: string, codec: FieldCodec<T>, options: { writable?: boolean } = {}): FieldDef<T> {
-  return { attribute, codec, writable: options.writable ?? false };
+/** Declares a mapped field; `writable` and `filterable` default to `false`. */
+export function field<T>(
+  attribute: string,
+  codec: FieldCodec<T>,
+  options: { writable?: boolean; filterable?: boolean } = {},
+): FieldDef<T> {
+  return { attribute, codec, writable: options.writable ?? false, filterable: options.filterable ?? false };
 }

@@ -1,19 +1,58 @@
 /**
- * Per-request DataLoaders, one per (table, key attribute), derived from the entity definitions.
- * Every key lookup of one tick becomes one batched upstream request (`attr IN :1`), which the
- * legacy client splits into URL-safe chunks.
+ * Per-request DataLoaders, one per (table, attribute), derived from the entity definitions.
+ * Every lookup of one tick becomes one batched upstream request (`attr IN :1`), which the legacy
+ * client splits into URL-safe chunks fetched in parallel.
  */
 import DataLoader from 'dataloader';
-import { attributesOf, decodeRow, keyAttribute, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
+import { findAttribute, findTable } from '../legacy/tables.js';
+import { attributeOf, attributesOf, decodeRow, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
+import type { Direction } from './relations.js';
 
 /** What the loaders need from the legacy client. */
 export interface EntitySource {
-  fetchByKeys(table: string, attribute: string, values: readonly (string | number)[], options?: { attributes?: string[] }): Promise<LegacyRow[]>;
+  fetchByKeys(table: string, attribute: string, values: readonly (string | number)[], options?: { attributes?: readonly string[] }): Promise<LegacyRow[]>;
 }
 
 /** 4D compares text case- and accent-insensitively; match a row back to its key the same way. */
-function foldKey(value: unknown): string {
-  return String(value).normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+export function foldKey(value: unknown): string {
+  return String(value).normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/ß/g, 'ss');
+}
+
+/** Loader keys are strings; numeric attributes need numbers in the filter. `undefined`: cannot match. */
+function toParam(def: EntityDefinition, attribute: string, key: string): string | number | undefined {
+  const type = findAttribute(findTable(def.table)!, attribute)?.type;
+  if (type === 'long' || type === 'number') {
+    const n = Number(key);
+    return key.trim() !== '' && Number.isFinite(n) ? n : undefined;
+  }
+  return key;
+}
+
+function compareValues(a: unknown, b: unknown): number {
+  // Nulls last in either direction: an entry without a date is the least interesting one.
+  if (a === null || a === undefined) return b === null || b === undefined ? 0 : 1;
+  if (b === null || b === undefined) return -1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
+  return String(a).localeCompare(String(b), 'de');
+}
+
+/** Sorts models in place by `orderBy` (model fields), then by `id` for a stable order. */
+export function sortModels<T extends { id: string }>(models: T[], orderBy: readonly (readonly [string, Direction])[]): T[] {
+  return models.sort((x, y) => {
+    for (const [field, direction] of orderBy) {
+      const a = (x as Record<string, unknown>)[field];
+      const b = (y as Record<string, unknown>)[field];
+      if (a === null || a === undefined || b === null || b === undefined) {
+        const c = compareValues(a, b);
+        if (c !== 0) return c;
+        continue;
+      }
+      const c = compareValues(a, b);
+      if (c !== 0) return direction === 'desc' ? -c : c;
+    }
+    return x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
+  });
 }
 
 export class EntityLoaders {
@@ -29,35 +68,67 @@ export class EntityLoaders {
   ) {}
 
   /** The loader of `def` entities by `keyField` (`id` or one of its alternate keys). */
-  byKey<D extends EntityDefinition>(def: D, keyField: 'id' | D['alternateKeys'][number]): DataLoader<string, EntityModel<D> | null> {
-    const attribute = keyAttribute(def, keyField);
-    const cacheKey = `${def.table}\u0000${attribute}`;
-    let loader = this.loaders.get(cacheKey);
-    if (!loader) {
-      loader = new DataLoader<string, unknown>((keys) => this.batch(def, keyField, attribute, keys), {
-        maxBatchSize: this.maxBatchSize,
-      });
-      this.loaders.set(cacheKey, loader);
-    }
-    return loader as DataLoader<string, EntityModel<D> | null>;
+  byKey<D extends EntityDefinition>(def: D, keyField: string): DataLoader<string, EntityModel<D> | null> {
+    return this.loader(`${def.table}\u0000${keyField}\u0000one`, (keys) => this.batchOne(def, keyField, keys)) as DataLoader<
+      string,
+      EntityModel<D> | null
+    >;
   }
 
-  /** Puts a freshly saved entity into every key loader of its type (after a mutation). */
-  prime<D extends EntityDefinition>(def: D, model: EntityModel<D>): void {
+  /** The loader of every `def` entity whose `field` equals the key, sorted by `orderBy`. */
+  byField<D extends EntityDefinition>(
+    def: D,
+    field: string,
+    orderBy: readonly (readonly [string, Direction])[],
+  ): DataLoader<string, EntityModel<D>[]> {
+    const id = `${def.table}\u0000${field}\u0000many\u0000${JSON.stringify(orderBy)}`;
+    return this.loader(id, (keys) => this.batchMany(def, field, orderBy, keys)) as DataLoader<string, EntityModel<D>[]>;
+  }
+
+  /** Puts a freshly read or saved entity into every key loader of its type. */
+  prime<D extends EntityDefinition>(def: D, model: EntityModel<D>, options: { replace?: boolean } = {}): void {
     for (const keyField of ['id', ...def.alternateKeys]) {
       const value = (model as Record<string, unknown>)[keyField];
       if (value === null || value === undefined) continue;
-      this.byKey(def, keyField).clear(String(value)).prime(String(value), model);
+      const loader = this.byKey(def, keyField);
+      if (options.replace) loader.clear(String(value));
+      loader.prime(String(value), model);
     }
   }
 
-  private async batch<D extends EntityDefinition>(
-    def: D,
-    keyField: string,
-    attribute: string,
-    keys: readonly string[],
-  ): Promise<(EntityModel<D> | null | Error)[]> {
-    const rows = await this.source.fetchByKeys(def.table, attribute, keys, { attributes: attributesOf(def) });
+  /** Forgets every cached 1→N list (after a write that may move entities between parents). */
+  clearLists(): void {
+    for (const [id, loader] of this.loaders) if (id.includes('\u0000many\u0000')) loader.clearAll();
+  }
+
+  private loader(id: string, batch: (keys: readonly string[]) => Promise<unknown[]>): DataLoader<string, unknown> {
+    let loader = this.loaders.get(id);
+    if (!loader) {
+      loader = new DataLoader<string, unknown>(batch, { maxBatchSize: this.maxBatchSize });
+      this.loaders.set(id, loader);
+    }
+    return loader;
+  }
+
+  private async fetch(def: EntityDefinition, attribute: string, keys: readonly string[]): Promise<LegacyRow[]> {
+    const params = keys.map((k) => toParam(def, attribute, k)).filter((p): p is string | number => p !== undefined);
+    if (params.length === 0) return [];
+    return this.source.fetchByKeys(def.table, attribute, params, { attributes: attributesOf(def) });
+  }
+
+  private decode<D extends EntityDefinition>(def: D, row: LegacyRow): EntityModel<D> | Error {
+    try {
+      const model = decodeRow(def, row);
+      this.prime(def, model);
+      return model;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  private async batchOne<D extends EntityDefinition>(def: D, keyField: string, keys: readonly string[]): Promise<(EntityModel<D> | null | Error)[]> {
+    const attribute = attributeOf(def, keyField);
+    const rows = await this.fetch(def, attribute, keys);
     const exact = new Map<string, LegacyRow>();
     const folded = new Map<string, LegacyRow>();
     for (const row of rows) {
@@ -68,19 +139,31 @@ export class EntityLoaders {
     }
     return keys.map((key) => {
       const row = exact.get(key) ?? folded.get(foldKey(key));
-      if (!row) return null;
-      try {
-        const model = decodeRow(def, row);
-        // Prime the other key loaders so a later lookup of the same entity by another key is free.
-        for (const other of ['id', ...def.alternateKeys]) {
-          if (other === keyField) continue;
-          const v = (model as Record<string, unknown>)[other];
-          if (v !== null && v !== undefined) this.byKey(def, other).prime(String(v), model);
-        }
-        return model;
-      } catch (err) {
-        return err as Error;
-      }
+      return row ? this.decode(def, row) : null;
     });
+  }
+
+  private async batchMany<D extends EntityDefinition>(
+    def: D,
+    field: string,
+    orderBy: readonly (readonly [string, Direction])[],
+    keys: readonly string[],
+  ): Promise<(EntityModel<D>[] | Error)[]> {
+    const attribute = attributeOf(def, field);
+    const rows = await this.fetch(def, attribute, keys);
+    const groups = new Map<string, EntityModel<D>[]>();
+    const failures = new Map<string, Error>();
+    for (const row of rows) {
+      const group = foldKey(row[attribute]);
+      const model = this.decode(def, row);
+      if (model instanceof Error) {
+        failures.set(group, model);
+        continue;
+      }
+      const list = groups.get(group) ?? [];
+      list.push(model);
+      groups.set(group, list);
+    }
+    return keys.map((key) => failures.get(foldKey(key)) ?? sortModels(groups.get(foldKey(key)) ?? [], orderBy));
   }
 }

@@ -1,11 +1,10 @@
 import type { ProductResolvers } from '../generated/resolvers-types.js';
-import { ProductEntity, ProductFamilyEntity } from '../mapping/entities.js';
+import { ProductEntity, RELATIONS } from '../mapping/entities.js';
+import { readPrice } from '../mapping/prices.js';
+import { deriveResolvers } from './derive.js';
 
-export const Product: ProductResolvers = {
-  __resolveReference: (reference, { loaders }) =>
-    'id' in reference && reference.id
-      ? loaders.byKey(ProductEntity, 'id').load(reference.id)
-      : loaders.byKey(ProductEntity, 'sku').load((reference as { sku: string }).sku),
-  family: (product, _args, { loaders }) =>
-    product.familyKey ? loaders.byKey(ProductFamilyEntity, 'id').load(product.familyKey) : null,
-};
+export const Product = {
+  ...deriveResolvers(ProductEntity, RELATIONS.Product),
+  retailPrice: (product) => readPrice(product.prices, 'Laden'),
+  wholesalePrice: (product) => readPrice(product.prices, 'Handel'),
+} satisfies ProductResolvers;

@@ -1,4 +1,9 @@
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, valueFromASTUntyped } from 'graphql';
+import { parseMoney, roundMoney } from '../mapping/fields.js';
+
+function badInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -11,9 +16,7 @@ function parseIsoDate(value: unknown): string {
       if (probe.getUTCFullYear() === y && probe.getUTCMonth() === mo - 1 && probe.getUTCDate() === d) return value;
     }
   }
-  throw new GraphQLError(`Date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value)}`, {
-    extensions: { code: 'BAD_USER_INPUT' },
-  });
+  throw badInput(`Date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value)}`);
 }
 
 /** ISO calendar date `YYYY-MM-DD`; legacy `D!M!YYYY` values are converted by the mapping. */
@@ -26,10 +29,8 @@ export const DateScalar = new GraphQLScalarType({
 });
 
 function parseDateTime(value: unknown): string {
-  if (typeof value === 'string' && !Number.isNaN(Date.parse(value)) && /T/.test(value)) return new Date(value).toISOString();
-  throw new GraphQLError(`DateTime must be an ISO 8601 date-time, got ${JSON.stringify(value)}`, {
-    extensions: { code: 'BAD_USER_INPUT' },
-  });
+  if (typeof value === 'string' && /T/.test(value) && !Number.isNaN(Date.parse(value))) return new Date(value).toISOString();
+  throw badInput(`DateTime must be an ISO 8601 date-time, got ${JSON.stringify(value)}`);
 }
 
 /** ISO 8601 instant, always serialised in UTC. */
@@ -39,4 +40,30 @@ export const DateTimeScalar = new GraphQLScalarType({
   serialize: (value) => parseDateTime(value),
   parseValue: (value) => parseDateTime(value),
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+function parseDecimal(value: unknown): string {
+  try {
+    return String(parseMoney(value));
+  } catch (err) {
+    throw badInput((err as Error).message);
+  }
+}
+
+/** Money: a two-place decimal string out; a string or number with at most two places in. */
+export const DecimalScalar = new GraphQLScalarType({
+  name: 'Decimal',
+  description: 'A money amount as a decimal string with two places ("1234.50").',
+  serialize: (value) => (typeof value === 'number' ? roundMoney(value) : String(value)),
+  parseValue: parseDecimal,
+  parseLiteral: (ast) => parseDecimal(ast.kind === Kind.STRING || ast.kind === Kind.FLOAT || ast.kind === Kind.INT ? ast.value : undefined),
+});
+
+/** Any JSON value. */
+export const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  description: 'Any JSON value.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
 });

@@ -22,7 +22,7 @@ export interface TestSubgraph {
 }
 
 export async function startTestSubgraph(
-  options: { emulator?: EmulatorOptions; client?: Partial<LegacyClientOptions>; maxBatchSize?: number } = {},
+  options: { emulator?: EmulatorOptions; client?: Partial<LegacyClientOptions>; maxBatchSize?: number; maxPageSize?: number } = {},
 ): Promise<TestSubgraph> {
   const emulator = await startEmulator({ port: 0, ...options.emulator });
   const metrics = createMetrics({ defaultMetrics: false });
@@ -39,6 +39,7 @@ export async function startTestSubgraph(
     logger: pino({ level: 'silent' }),
     metrics,
     maxBatchSize: options.maxBatchSize,
+    maxPageSize: options.maxPageSize,
   });
   await server.start();
 

@@ -1,0 +1,56 @@
+/**
+ * The `Preise` object of `Artikel_Variante`:
+ * `{"Coll": [{"Art": "Laden", "Preis": 12.5, "VE": 1}, {"Art": "Handel", "Preis": 7.9, "VE": 6}]}`
+ * where `Laden` is the retail and `Handel` the wholesale price, `VE` the packaging unit.
+ */
+import { parseMoney, roundMoney } from './fields.js';
+
+export type PriceKind = 'Laden' | 'Handel';
+
+/** A price as the GraphQL `Price` type exposes it. */
+export interface Price {
+  amount: string;
+  packagingUnit: number | null;
+}
+
+interface PriceEntry {
+  Art?: unknown;
+  Preis?: unknown;
+  VE?: unknown;
+  [other: string]: unknown;
+}
+
+function entries(prices: unknown): PriceEntry[] {
+  const coll = (prices as { Coll?: unknown } | null)?.Coll;
+  return Array.isArray(coll) ? (coll.filter((e) => e && typeof e === 'object') as PriceEntry[]) : [];
+}
+
+/** Reads one price kind; `null` when absent or without a numeric amount. */
+export function readPrice(prices: unknown, kind: PriceKind): Price | null {
+  const entry = entries(prices).find((e) => e.Art === kind);
+  if (!entry || typeof entry.Preis !== 'number' || !Number.isFinite(entry.Preis)) return null;
+  return {
+    amount: roundMoney(entry.Preis),
+    packagingUnit: typeof entry.VE === 'number' && Number.isInteger(entry.VE) ? entry.VE : null,
+  };
+}
+
+/**
+ * Returns a new `Preise` object with the `kind` entry set to `value` (`{ amount, packagingUnit }`)
+ * or removed (`null`); other entries and properties are kept as they were.
+ */
+export function setPrice(prices: unknown, kind: PriceKind, value: unknown): Record<string, unknown> {
+  const base = prices && typeof prices === 'object' && !Array.isArray(prices) ? { ...(prices as Record<string, unknown>) } : {};
+  const others = entries(prices).filter((e) => e.Art !== kind);
+  if (value === null) return { ...base, Coll: others };
+  const { amount, packagingUnit } = value as { amount: unknown; packagingUnit?: unknown };
+  const unit = packagingUnit ?? 1;
+  if (!Number.isInteger(unit) || (unit as number) < 1) {
+    throw new TypeError(`packagingUnit must be a whole number ≥ 1, got ${JSON.stringify(packagingUnit)}`);
+  }
+  const existing = entries(prices).find((e) => e.Art === kind);
+  const entry: PriceEntry = { ...existing, Art: kind, Preis: parseMoney(amount), VE: unit };
+  // Keep the ERP's order: Laden before Handel, anything else after.
+  const coll = kind === 'Laden' ? [entry, ...others] : [...others.filter((e) => e.Art === 'Laden'), entry, ...others.filter((e) => e.Art !== 'Laden')];
+  return { ...base, Coll: coll };
+}
