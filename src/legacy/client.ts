@@ -22,7 +22,7 @@ import {
   type BulkUpdateFailure,
   type FourDErrorEntry,
 } from './errors.js';
-import { attributeNames, compileFilter, filterParam, f, requireAttribute, requireTable, type FilterNode, type FilterValue, type RawFilter } from './filter.js';
+import { attributeNames, compileFilter, describe, filterParam, f, requireAttribute, requireTable, type FilterNode, type FilterValue, type RawFilter } from './filter.js';
 import { HttpTransport, buildQuery, encodeQueryValue, type HttpRequest, type UpstreamRequestEvent } from './http.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 import { SessionManager, type SessionState } from './sessions.js';
@@ -246,15 +246,6 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
   return results;
 }
 
-function describe(value: unknown): string {
-  try {
-    const json = JSON.stringify(value);
-    if (json === undefined) return String(value);
-    return json.length > 80 ? `${json.slice(0, 77)}...` : json;
-  } catch {
-    return String(value);
-  }
-}
 
 /** The legacy 4D REST client. Create with {@link createLegacyClient}. */
 export class LegacyClient {

@@ -132,7 +132,8 @@ export function requireAttribute(table: TableDef, name: string): AttributeDef & 
   );
 }
 
-function describe(value: unknown): string {
+/** A short, safe rendering of a value for error messages (at most ~80 characters). */
+export function describe(value: unknown): string {
   if (value instanceof Date) return `Date(${Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString()})`;
   try {
     const json = JSON.stringify(value);

@@ -10,6 +10,7 @@ import {
   type Row,
 } from '../../src/legacy/index.js';
 import { fold, keysOf, legacyFixture, tableRows, type LegacyFixture } from './setup.js';
+import { rejection } from '../helpers/assertions.js';
 
 let fx: LegacyFixture;
 
@@ -28,14 +29,6 @@ async function counting<T>(fn: () => Promise<T>): Promise<{ result: T; requests:
   return { result, requests: fx.emulator.counters.requests - before };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('fetchTable', () => {
   it('returns one page with __COUNT, __FIRST and __SENT, in the requested order', async () => {

@@ -12,6 +12,7 @@ import {
   type UpstreamRequestEvent,
 } from '../../src/legacy/index.js';
 import { captureLogger, legacyFixture, PASSWORD, USER, type LegacyFixture } from './setup.js';
+import { rejection } from '../helpers/assertions.js';
 
 let fx: LegacyFixture | undefined;
 afterEach(async () => {
@@ -19,14 +20,6 @@ afterEach(async () => {
   fx = undefined;
 });
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
