@@ -4,7 +4,7 @@
  * errors: no stack trace, no upstream URL, no cookie.
  */
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { BREAK, GraphQLError, Kind, parse, visit, type GraphQLFormattedError } from 'graphql';
 import {
   LegacyAPIAuthenticationError,
   LegacyAPIConnectionError,
@@ -76,16 +76,57 @@ export function classify(error: unknown): Classified {
 /** Input types whose unknown fields or wrong values are the client's mistake (`BAD_USER_INPUT`). */
 const INPUT_TYPE = /type "\w+(Filter|Input|Order|Item)!?"|"\$\w+" got invalid value/;
 
+const LITERALS = new Set<string>([Kind.INT, Kind.FLOAT, Kind.STRING, Kind.BOOLEAN, Kind.NULL, Kind.ENUM, Kind.LIST, Kind.OBJECT]);
+
+/**
+ * The argument path (`filter.weightGrams.eq`) of the inline value a validation error points at, or
+ * `undefined` when it points at anything else. graphql-js reports an inline literal of the wrong
+ * type with the scalar's message only (`Float cannot represent non numeric value: "x"`), which does
+ * not name the field; a variable's error does (`… at "f.weightGrams.eq"`).
+ */
+function inlineValuePath(error: GraphQLError): string | undefined {
+  const body = error.source?.body;
+  const position = error.positions?.[0];
+  if (body === undefined || position === undefined) return undefined;
+  const names: string[] = [];
+  let found: string | undefined;
+  try {
+    visit(parse(body), {
+      enter(node) {
+        if (node.kind === Kind.ARGUMENT || node.kind === Kind.OBJECT_FIELD) names.push(node.name.value);
+        else if (LITERALS.has(node.kind) && node.loc?.start === position && names.length > 0) {
+          found = names.join('.');
+          return BREAK;
+        }
+        return undefined;
+      },
+      leave(node) {
+        if (node.kind === Kind.ARGUMENT || node.kind === Kind.OBJECT_FIELD) names.pop();
+      },
+    });
+  } catch {
+    return undefined;
+  }
+  return found;
+}
+
 /**
  * Apollo Server `formatError`: GraphQL errors keep their message and code (validation errors about
- * filter and input types become `BAD_USER_INPUT`); errors from below the resolvers are
- * classified; anything unknown is hidden behind a generic message. Never a stack trace.
+ * filter and input types become `BAD_USER_INPUT`, an inline value of the wrong type also names its
+ * argument path); errors from below the resolvers are classified; anything unknown is hidden
+ * behind a generic message. Never a stack trace.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof GraphQLError || !(original instanceof Error)) {
     const { stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
-    if (extensions.code === 'GRAPHQL_VALIDATION_FAILED' && INPUT_TYPE.test(formatted.message)) extensions.code = 'BAD_USER_INPUT';
+    if (extensions.code === 'GRAPHQL_VALIDATION_FAILED') {
+      const path = original instanceof GraphQLError ? inlineValuePath(original) : undefined;
+      if (path !== undefined) {
+        return { ...formatted, message: `Invalid value at "${path}": ${formatted.message}`, extensions: { ...extensions, code: 'BAD_USER_INPUT' } };
+      }
+      if (INPUT_TYPE.test(formatted.message)) extensions.code = 'BAD_USER_INPUT';
+    }
     return { ...formatted, extensions };
   }
   const { code, message, extensions } = classify(original);

@@ -1,13 +1,14 @@
-import { GraphQLError, GraphQLScalarType, Kind, valueFromASTUntyped } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, valueFromASTUntyped, type ValueNode } from 'graphql';
 import { parseMoney, roundMoney } from '../mapping/fields.js';
 
-function badInput(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+/** `node`: the inline literal, so the error has a location (and formatError can name its field). */
+function badInput(message: string, node?: ValueNode): GraphQLError {
+  return new GraphQLError(message, { nodes: node, extensions: { code: 'BAD_USER_INPUT' } });
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-function parseIsoDate(value: unknown): string {
+function parseIsoDate(value: unknown, node?: ValueNode): string {
   if (typeof value === 'string') {
     const m = ISO_DATE.exec(value);
     if (m) {
@@ -16,7 +17,7 @@ function parseIsoDate(value: unknown): string {
       if (probe.getUTCFullYear() === y && probe.getUTCMonth() === mo - 1 && probe.getUTCDate() === d) return value;
     }
   }
-  throw badInput(`Date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  throw badInput(`Date must be a calendar date YYYY-MM-DD, got ${JSON.stringify(value)}`, node);
 }
 
 /** ISO calendar date `YYYY-MM-DD`; legacy `D!M!YYYY` values are converted by the mapping. */
@@ -25,12 +26,12 @@ export const DateScalar = new GraphQLScalarType({
   description: 'A calendar date in ISO 8601 form (YYYY-MM-DD).',
   serialize: (value) => parseIsoDate(value),
   parseValue: (value) => parseIsoDate(value),
-  parseLiteral: (ast) => parseIsoDate(ast.kind === Kind.STRING ? ast.value : undefined),
+  parseLiteral: (ast) => parseIsoDate(ast.kind === Kind.STRING ? ast.value : undefined, ast),
 });
 
-function parseDateTime(value: unknown): string {
+function parseDateTime(value: unknown, node?: ValueNode): string {
   if (typeof value === 'string' && /T/.test(value) && !Number.isNaN(Date.parse(value))) return new Date(value).toISOString();
-  throw badInput(`DateTime must be an ISO 8601 date-time, got ${JSON.stringify(value)}`);
+  throw badInput(`DateTime must be an ISO 8601 date-time, got ${JSON.stringify(value)}`, node);
 }
 
 /** ISO 8601 instant, always serialised in UTC. */
@@ -39,14 +40,14 @@ export const DateTimeScalar = new GraphQLScalarType({
   description: 'An instant in ISO 8601 form (UTC).',
   serialize: (value) => parseDateTime(value),
   parseValue: (value) => parseDateTime(value),
-  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined, ast),
 });
 
-function parseDecimal(value: unknown): string {
+function parseDecimal(value: unknown, node?: ValueNode): string {
   try {
     return String(parseMoney(value));
   } catch (err) {
-    throw badInput((err as Error).message);
+    throw badInput((err as Error).message, node);
   }
 }
 
@@ -55,8 +56,8 @@ export const DecimalScalar = new GraphQLScalarType({
   name: 'Decimal',
   description: 'A money amount as a decimal string with two places ("1234.50").',
   serialize: (value) => (typeof value === 'number' ? roundMoney(value) : String(value)),
-  parseValue: parseDecimal,
-  parseLiteral: (ast) => parseDecimal(ast.kind === Kind.STRING || ast.kind === Kind.FLOAT || ast.kind === Kind.INT ? ast.value : undefined),
+  parseValue: (value) => parseDecimal(value),
+  parseLiteral: (ast) => parseDecimal(ast.kind === Kind.STRING || ast.kind === Kind.FLOAT || ast.kind === Kind.INT ? ast.value : undefined, ast),
 });
 
 /** Any JSON value. */
