@@ -1310,7 +1310,7 @@ export type StringFilter = {
   in?: InputMaybe<Array<Scalars['String']['input']>>;
   /** `true`: has no value; `false`: has a value. */
   isNull?: InputMaybe<Scalars['Boolean']['input']>;
-  /** Not equal to (never matches an empty value; combine with `isNull` for that). */
+  /** Not equal to (like the ERP, never matches a null value; combine with `isNull` for that). */
   ne?: InputMaybe<Scalars['String']['input']>;
 };
 

@@ -41,21 +41,21 @@ function encodeCursor(typename: string, offset: number): string {
 }
 
 function decodeCursor(typename: string, cursor: string, argument: string): number {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const [type, offset] = text.split(':');
-  const n = Number(offset);
-  if (type !== typename || !Number.isInteger(n) || n < 0) {
+  const match = /^(\w+):(\d{1,9})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match || match[1] !== typename || encodeCursor(typename, Number(match[2])) !== cursor) {
     throw new InputError(`${argument} is not a ${typename} cursor: ${JSON.stringify(cursor)}`);
   }
-  return n;
+  return Number(match[2]);
+}
+
+/** Checks `first` and `after` of a page; returns how many to take and where to start. */
+export function pageArgs(typename: string, args: { first?: number | null; after?: string | null }, maxPageSize: number) {
+  return { first: checkFirst(args.first, maxPageSize), start: args.after ? decodeCursor(typename, args.after, 'after') + 1 : 0 };
 }
 
 /** Slices an in-memory list like a paged list (used for 1→N connections such as `salesRecords`). */
-export function connectionFromList<T>(typename: string, items: readonly T[], args: { first?: number | null; after?: string | null }, maxPageSize: number): Connection<T> {
-  const first = checkFirst(args.first, maxPageSize);
-  const start = args.after ? decodeCursor(typename, args.after, 'after') + 1 : 0;
-  const page = items.slice(start, start + first);
-  return toConnection(typename, page, start, items.length);
+export function connectionFromList<T>(typename: string, items: readonly T[], page: { first: number; start: number }): Connection<T> {
+  return toConnection(typename, items.slice(page.start, page.start + page.first), page.start, items.length);
 }
 
 function checkFirst(first: number | null | undefined, maxPageSize: number): number {
@@ -113,8 +113,7 @@ export class DataAccess {
 
   /** A page of `def` entities: one upstream request (`$filter`, `$orderby`, `$top`, `$skip`). */
   async list<D extends EntityDefinition>(def: D, args: ListArgs): Promise<Connection<EntityModel<D>>> {
-    const first = checkFirst(args.first, this.maxPageSize);
-    const skip = args.after ? decodeCursor(def.typename, args.after, 'after') + 1 : 0;
+    const { first, start: skip } = pageArgs(def.typename, args, this.maxPageSize);
     const filter = toLegacyFilter(def, args.filter ?? undefined);
     const orderBy: Array<[string, 'asc' | 'desc']> = [];
     for (const { field, direction } of args.orderBy ?? []) {
@@ -261,6 +260,11 @@ export class DataAccess {
     for (const [name, value] of Object.entries(input)) {
       if (value === undefined) continue;
       if (def.virtualInputs[name]) {
+        try {
+          def.virtualInputs[name].apply(null, value); // validates the value before any request
+        } catch (err) {
+          throw new InputError(`${path}.${name}: ${(err as Error).message}`);
+        }
         virtual.push([name, value]);
         continue;
       }

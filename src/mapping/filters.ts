@@ -81,6 +81,9 @@ export function toLegacyFilter(def: EntityDefinition, input: Record<string, unkn
     if (value === undefined || value === null) continue;
     const at = `${path}.${key}`;
     if (key === 'and' || key === 'or') {
+      // An empty `and` is vacuously true (no condition); an empty `or` would match nothing in logic
+      // but "no condition" here, so it is refused like an empty `in`.
+      if (key === 'or' && (value as unknown[]).length === 0) throw new InputError(`${at} must list at least one condition`);
       const parts = (value as Record<string, unknown>[])
         .map((part, i) => toLegacyFilter(def, part, `${at}[${i}]`))
         .filter((n): n is FilterNode => n !== undefined);

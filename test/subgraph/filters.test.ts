@@ -250,6 +250,13 @@ describe('and, or, not', () => {
   it('treats an empty and as no condition', async () => {
     await expectMatches('molds', { and: [] }, () => true);
   });
+
+  it('refuses an empty or with BAD_USER_INPUT naming it, with no upstream request', async () => {
+    subgraph.emulator.resetCounters();
+    const result = await subgraph.execute('{ molds(filter: { or: [] }) { totalCount } }');
+    expectError(subgraph, result, 'BAD_USER_INPUT', 'filter.or');
+    expect(subgraph.emulator.counters.requests).toBe(0);
+  });
 });
 
 describe('hostile strings match literally', () => {

@@ -197,6 +197,8 @@ describe('bad paging input', () => {
     ['a negative offset', Buffer.from('Product:-1').toString('base64url')],
     ['a fractional offset', Buffer.from('Product:1.5').toString('base64url')],
     ['a non-numeric offset', Buffer.from('Product:abc').toString('base64url')],
+    ['an empty offset', Buffer.from('Product:').toString('base64url')],
+    ['an offset in exponent form', Buffer.from('Product:1e1').toString('base64url')],
   ])('rejects %s as after with BAD_USER_INPUT naming after, with no upstream request', async (_what, cursor) => {
     const result = await subgraph.execute('query($after: String) { products(after: $after) { totalCount } }', { after: cursor });
     expectError(subgraph, result, 'BAD_USER_INPUT', 'after');

@@ -305,6 +305,15 @@ describe('prices', () => {
     );
   }
 
+  it('refuses a packaging unit below 1 before reading the product', async () => {
+    const p = rowsOf(subgraph, 'Artikel_Variante').filter(withPrices)[11];
+    subgraph.emulator.resetCounters();
+    const result = await updatePrices(p, { retailPrice: { amount: '5.00', packagingUnit: 0 } });
+    expect(result.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result.errors?.[0].message).toContain('input.retailPrice');
+    expect(subgraph.emulator.counters.requests).toBe(0);
+  });
+
   it('sets the retail price inside Preise and keeps the wholesale entry as it was', async () => {
     const p = rowsOf(subgraph, 'Artikel_Variante').filter(withPrices)[10];
     const handel = (p.Preise as { Coll: Array<Record<string, unknown>> }).Coll.find((e) => e.Art === 'Handel')!;

@@ -211,6 +211,15 @@ describe('Customer.addresses and Customer.salesRecords', () => {
     expect(result.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     expect(result.errors?.[0].message).toContain('first');
   });
+
+  it('refuses bad nested paging before fetching any sales record', async () => {
+    const id = rows('Kunden')[1].__KEY;
+    await subgraph.execute('query($id: ID!) { customer(id: $id) { id } }', { id });
+    subgraph.emulator.resetCounters();
+    const result = await subgraph.execute('query($id: ID!) { customer(id: $id) { salesRecords(first: 101) { totalCount } } }', { id });
+    expect(result.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(subgraph.emulator.counters.byTable.Belege ?? 0).toBe(0);
+  });
 });
 
 describe('SalesRecord.customer, SalesRecord.items and SalesRecordItem.product', () => {
