@@ -441,7 +441,7 @@ function report(params: Params, subgraph: BenchSubgraph, results: Measurement[],
       'one request per parent: the same server with maxBatchSize 1 (per-operation DataLoader de-duplication of equal keys still applies)',
     '- legacy client defaults (8 keep-alive connections), one upstream session opened before measuring; a fresh GraphQL context per operation, no response cache',
     '- emulator, legacy client and subgraph share this process and its event loop: RSS, heap and CPU include the emulator ' +
-      '(its data set and its query engine, which scans every row for each `IN` key; much of the CPU time is the emulator\'s, not the subgraph\'s)',
+      '(its data set and its query engine, which answers IN lookups on keys and indexed attributes from its indexes; part of the CPU time is the emulator\'s, not the subgraph\'s)',
     `- Node ${process.version} on ${process.platform}/${process.arch}, ${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}; ` +
       `1-min load average ${fmt(loadBefore[0], 2)} before, ${fmt(loadavg()[0], 2)} after (other load on the machine skews latency, not request counts)`,
     `- total runtime ${fmt(runtimeMs / 1000)} s`,

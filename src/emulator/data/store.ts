@@ -40,6 +40,9 @@ export class StoreError extends Error {
 }
 
 const SYSTEM = new Set(['__KEY', '__STAMP', '__TIMESTAMP']);
+const ASCII_TEXT = /^[\x00-\x7f]*$/;
+/** ASCII without lowercase letters: such a key folds to `key.toLowerCase()` and back with `toUpperCase()`. */
+const CANONICAL_KEY = /^[\x00-\x60\x7b-\x7f]*$/;
 
 /** The value 4D gives an attribute that was never set: `""`, `0`, `false`, `"0!0!0"`, `null` for objects. */
 export function defaultWireValue(attr: AttributeDef): WireValue {
@@ -133,6 +136,12 @@ export class EmulatorTable {
   /** Insertion sequence per key, so index lookups return rows in table order. */
   private readonly seq = new Map<string, number>();
   private nextSeq = 0;
+  /**
+   * Live keys that are not "canonical" (ASCII without lowercase letters, like the generated
+   * 32-hex keys). While there are none, a folded `__KEY` comparison has at most one exact match:
+   * see {@link findByFoldedKey}.
+   */
+  private nonCanonicalKeys = 0;
   private readonly nextKey: () => string;
   private readonly onWrite: () => void;
 
@@ -158,6 +167,30 @@ export class EmulatorTable {
   /** The row with that `__KEY`, or `undefined`. */
   get(key: string): Row | undefined {
     return this.byKey.get(key);
+  }
+
+  /** Insertion position of a live row's key (increasing in {@link rows} order), or `undefined`. */
+  position(key: string): number | undefined {
+    return this.seq.get(key);
+  }
+
+  /** `true` when the catalog marks the attribute `indexed`, so {@link findBy} answers it from an index. */
+  isIndexed(attrName: string): boolean {
+    return this.indexed.has(attrName);
+  }
+
+  /**
+   * The rows whose `__KEY`, folded like 4D compares text (`foldText`), equals `folded`, without a
+   * scan; `undefined` when that cannot be answered from the key map (some live key has lowercase
+   * or non-ASCII characters, so several keys could fold alike). `folded` must already be folded.
+   */
+  findByFoldedKey(folded: string): Row[] | undefined {
+    if (this.nonCanonicalKeys > 0) return undefined;
+    // Every key is ASCII without lowercase letters: foldText(key) = key.toLowerCase(), which
+    // equals `folded` exactly when key = folded.toUpperCase() and `folded` is ASCII.
+    if (!ASCII_TEXT.test(folded)) return [];
+    const row = this.byKey.get(folded.toUpperCase());
+    return row ? [row] : [];
   }
 
   /**
@@ -209,6 +242,7 @@ export class EmulatorTable {
     }
     this.byKey.set(key, row);
     this.seq.set(key, this.nextSeq++);
+    if (!CANONICAL_KEY.test(key)) this.nonCanonicalKeys++;
     for (const [name, index] of this.indexes) addToIndex(index, lookupKey(this.attribute(name), row[name]), key);
     this.onWrite();
     return row;
@@ -252,6 +286,7 @@ export class EmulatorTable {
     for (const [name, index] of this.indexes) removeFromIndex(index, lookupKey(this.attribute(name), row[name]), key);
     this.byKey.delete(key);
     this.seq.delete(key);
+    if (!CANONICAL_KEY.test(key)) this.nonCanonicalKeys--;
     this.onWrite();
     return true;
   }

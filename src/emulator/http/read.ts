@@ -3,6 +3,7 @@ import type { EmulatorTable, Row } from '../data/store.js';
 import { parseAttributeList } from '../query/attributes.js';
 import { compileFilter } from '../query/filter.js';
 import { compileOrderBy } from '../query/orderby.js';
+import { planFilter } from '../query/plan.js';
 import { SYSTEM_ATTRIBUTES } from '../../legacy/tables.js';
 import { requireTable, type HandlerContext } from './context.js';
 import { DEFAULT_ENTITY_SET_TIMEOUT } from './entitysets.js';
@@ -33,14 +34,24 @@ function compareKeys(a: Row, b: Row): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-/** Applies `$filter`/`$params` then `$orderby` (ties broken by `__KEY`); without `$orderby` keeps the given order. */
-export function selectRows(ctx: HandlerContext, table: EmulatorTable, base: readonly Row[]): { rows: Row[]; sorted: boolean } {
-  let rows = [...base];
+/**
+ * Applies `$filter`/`$params` then `$orderby` (ties broken by `__KEY`); without `$orderby` keeps the
+ * given order. `base` defaults to the whole table, in insertion order: then the filter goes through
+ * the query planner (`planFilter`), which reads candidates from the key map or an index when it can.
+ */
+export function selectRows(ctx: HandlerContext, table: EmulatorTable, base?: readonly Row[]): { rows: Row[]; sorted: boolean } {
+  let rows: Row[];
   const filter = ctx.params.get('$filter');
   // An empty `$filter=` is handed to the engine too (error 1162): never answer it with unfiltered data.
   if (filter !== undefined) {
-    const predicate = compileFilter(filter, parseFilterParams(ctx.params.get('$params')), table, ctx.db);
-    rows = rows.filter((r) => predicate(r));
+    const params = parseFilterParams(ctx.params.get('$params'));
+    if (base === undefined) rows = planFilter(filter, params, table, ctx.db).rows();
+    else {
+      const predicate = compileFilter(filter, params, table, ctx.db);
+      rows = base.filter((r) => predicate(r));
+    }
+  } else {
+    rows = base === undefined ? table.rows() : [...base];
   }
   const orderBy = ctx.params.get('$orderby');
   if (orderBy !== undefined && orderBy.trim() !== '') {
@@ -127,7 +138,7 @@ export function getCollection(ctx: HandlerContext, dataClass: string, pathAttrib
   if (ctx.params.has('$compute')) return compute(ctx, table, pathAttributes);
 
   const attributes = resolveAttributes(ctx, table, pathAttributes);
-  const { rows, sorted } = selectRows(ctx, table, table.rows());
+  const { rows, sorted } = selectRows(ctx, table);
   const { top, skip } = pageOf(ctx);
   const page = rows.slice(skip, skip + top).map((r) => entityJson(table, r, attributes));
   let setUri: string | undefined;
@@ -182,7 +193,7 @@ function compareValues(a: unknown, b: unknown): number {
 /** `GET /rest/{dc}/{attr}?$distinct=true` → a bare JSON array of the distinct non-null values, ascending. */
 function distinct(ctx: HandlerContext, table: EmulatorTable, pathAttributes: string[] | undefined): unknown {
   const attr = singleAttribute(table, pathAttributes, '$distinct');
-  const { rows } = selectRows(ctx, table, table.rows());
+  const { rows } = selectRows(ctx, table);
   const seen = new Map<string, unknown>();
   for (const r of rows) {
     const v = r[attr];
@@ -203,7 +214,7 @@ function compute(ctx: HandlerContext, table: EmulatorTable, pathAttributes: stri
   if (!['$all', 'count', 'sum', 'average', 'min', 'max'].includes(op)) {
     throw RestError.of(500, ErrCode.unknownComputeAction, `Unknown $compute action "${op}"`);
   }
-  const { rows } = selectRows(ctx, table, table.rows());
+  const { rows } = selectRows(ctx, table);
   const values = rows.map((r) => r[attr]).filter((v) => v !== null && v !== undefined);
   const numeric = values.every((v) => typeof v === 'number');
   const sorted = [...values].sort(compareValues);

@@ -237,7 +237,7 @@ export function deleteSelection(ctx: HandlerContext, dataClass: string, entitySe
     }
     keys = [...set.keys];
   } else {
-    keys = selectRows(ctx, table, table.rows()).rows.map((r) => String(r.__KEY));
+    keys = selectRows(ctx, table).rows.map((r) => String(r.__KEY));
   }
   for (const k of keys) table.delete(k);
   return { ok: true };

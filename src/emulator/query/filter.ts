@@ -16,7 +16,7 @@
  */
 import { findAttribute, type TableDef } from '../../legacy/tables.js';
 import { EmulatorTable, type EmulatorDatabase, type Row } from '../data/store.js';
-import { foldText, parseDate, wireDateToDay } from '../data/values.js';
+import { dayToWire, foldText, parseDate, wireDateToDay } from '../data/values.js';
 import { QueryErrCode, QueryError, attributeNotFoundMessage } from './errors.js';
 import { keywordMatcher, wildcardMatcher } from './text.js';
 
@@ -24,6 +24,29 @@ export { QueryError, QueryErrCode } from './errors.js';
 
 /** A compiled `$filter`. */
 export type RowPredicate = (row: Row) => boolean;
+
+/**
+ * An equality the whole filter implies: every row the filter matches has an `attribute` value equal
+ * (4D `===`: text folded, no wildcard; numbers numerically; dates by day; `null` = no value) to one
+ * of `values`. The values are already converted to the attribute's type (numbers as numbers, dates
+ * as wire dates, booleans as booleans, text as given), ready for `EmulatorTable.findBy`; text values
+ * never hold a `@` wildcard unless the comparator was `===`/`IS`, where `@` is literal.
+ * `values` may be empty (`IN []`): then nothing matches.
+ */
+export interface LookupHint {
+  attribute: string;
+  values: Array<string | number | boolean | null>;
+}
+
+/** A compiled `$filter` with the equalities a query planner can use to avoid a full scan. */
+export interface AnalyzedFilter {
+  predicate: RowPredicate;
+  /**
+   * Alternatives, each sufficient on its own: the filter is (or is an AND containing) an
+   * `=`/`==`/`===`/`IS`/`IN` on a plain attribute. Empty when the top level is an OR, EXCEPT, NOT…
+   */
+  lookups: LookupHint[];
+}
 
 /**
  * Compiles a 4D `$filter` into a predicate over rows of `table`.
@@ -40,12 +63,26 @@ export function compileFilter(
   table: EmulatorTable | TableDef,
   db?: EmulatorDatabase,
 ): RowPredicate {
+  return analyzeFilter(filter, params, table, db).predicate;
+}
+
+/**
+ * {@link compileFilter} plus the equalities the filter implies at its top level ({@link LookupHint}),
+ * for the query planner (`plan.ts`). Same errors as {@link compileFilter}.
+ */
+export function analyzeFilter(
+  filter: string,
+  params: unknown[] | undefined,
+  table: EmulatorTable | TableDef,
+  db?: EmulatorDatabase,
+): AnalyzedFilter {
   void db;
   const def = table instanceof EmulatorTable ? table.def : table;
   const source = stripOuterQuotes(filter);
   if (source === '') throw new QueryError(QueryErrCode.emptyQuery, 'The query string is empty');
   const parser = new Parser(tokenize(source), source, def, params ?? []);
-  return parser.parse();
+  const { test, lookups } = parser.parse();
+  return { predicate: test, lookups };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +226,14 @@ const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 const isPresent = (v: unknown): boolean => v !== null && v !== undefined;
 
+/** A compiled node: its predicate and the lookups that bound its matches (see {@link LookupHint}). */
+interface Compiled {
+  test: RowPredicate;
+  lookups: LookupHint[];
+}
+
+const opaque = (test: RowPredicate): Compiled => ({ test, lookups: [] });
+
 class Parser {
   private i = 0;
   private readonly letters = new Set<string>();
@@ -200,7 +245,7 @@ class Parser {
     private readonly params: unknown[],
   ) {}
 
-  parse(): RowPredicate {
+  parse(): Compiled {
     const predicate = this.parseOr();
     const tok = this.peek();
     if (tok.t !== 'eof') throw this.unexpected(tok, 'a conjunction (AND, OR, EXCEPT) or the end of the query');
@@ -232,43 +277,50 @@ class Parser {
     return undefined;
   }
 
-  private parseOr(): RowPredicate {
+  private parseOr(): Compiled {
     // Runs of OR become one flat "any of" (no deep closure chains on long filters).
-    let anyOf = [this.parseAnd()];
+    const first = this.parseAnd();
+    let anyOf = [first.test];
+    let plain = true; // no OR / EXCEPT: the lookups of `first` bound the whole expression
     for (let op = this.conjunction(); op === 'OR' || op === 'EXCEPT'; op = this.conjunction()) {
       this.next();
-      const right = this.parseAnd();
+      plain = false;
+      const right = this.parseAnd().test;
       if (op === 'OR') anyOf.push(right);
       else {
         const base = any(anyOf);
         anyOf = [(row) => base(row) && !right(row)];
       }
     }
-    return any(anyOf);
+    return { test: any(anyOf), lookups: plain ? first.lookups : [] };
   }
 
-  private parseAnd(): RowPredicate {
-    const allOf = [this.parseUnary()];
+  private parseAnd(): Compiled {
+    const first = this.parseUnary();
+    const allOf = [first.test];
+    const lookups = [...first.lookups]; // a row matching an AND matches each operand
     while (this.conjunction() === 'AND') {
       this.next();
-      allOf.push(this.parseUnary());
+      const next = this.parseUnary();
+      allOf.push(next.test);
+      lookups.push(...next.lookups);
     }
-    return all(allOf);
+    return { test: all(allOf), lookups };
   }
 
-  private parseUnary(): RowPredicate {
+  private parseUnary(): Compiled {
     const tok = this.peek();
     if (tok.t === 'word' && tok.v.toUpperCase() === 'NOT') {
       this.next();
       if (this.peek().t !== '(') throw this.unexpected(this.peek(), '"(" after NOT');
-      const inner = this.parseGroup();
-      return (row) => !inner(row);
+      const inner = this.parseGroup().test;
+      return opaque((row) => !inner(row));
     }
     if (tok.t === '(') return this.parseGroup();
     return this.parsePredicate();
   }
 
-  private parseGroup(): RowPredicate {
+  private parseGroup(): Compiled {
     this.next(); // (
     const inner = this.parseOr();
     const close = this.next();
@@ -278,14 +330,56 @@ class Parser {
 
   // --- predicate -----------------------------------------------------------------------------
 
-  private parsePredicate(): RowPredicate {
+  private parsePredicate(): Compiled {
     const start = this.peek();
     if (this.conjunction() || start.t !== 'word') throw this.unexpected(start, 'an attribute');
     const segments = this.parsePath();
     const pathText = segments.map((s) => s.name + (s.each ? `[${s.letter ?? ''}]` : '')).join('.');
     const cmp = this.parseComparator(pathText);
     const value = this.parseValue(cmp);
-    return this.compilePredicate(segments, pathText, cmp, value);
+    const test = this.compilePredicate(segments, pathText, cmp, value);
+    const hint = segments.length === 1 && !segments[0].each ? this.lookupHint(segments[0].name, cmp, value) : undefined;
+    return { test, lookups: hint ? [hint] : [] };
+  }
+
+  /**
+   * The {@link LookupHint} of a compiled (so valid) predicate on a plain attribute, or `undefined`
+   * when its matches are not a set of equal values: other comparators, or a `@` wildcard in text
+   * compared with `=`/`==`/`IN`.
+   */
+  private lookupHint(name: string, cmp: Comparator, value: ValueNode): LookupHint | undefined {
+    if (cmp !== 'eq' && cmp !== 'eqLit' && cmp !== 'in') return undefined;
+    const attr = findAttribute(this.def, name)!;
+    const items = value.kind === 'list' ? value.items : [value.ref];
+    const values: LookupHint['values'] = [];
+    for (const { raw } of items) {
+      if (raw === null) {
+        values.push(null);
+        continue;
+      }
+      switch (attr.type) {
+        case 'string':
+          // valueTest: String(raw), folded; `=`-like comparators treat `@` as a wildcard.
+          if (cmp !== 'eqLit' && String(raw).includes('@')) return undefined;
+          values.push(String(raw));
+          break;
+        case 'long':
+        case 'number':
+          values.push(toNumber(raw)!); // valueTest accepted it
+          break;
+        case 'date': {
+          const parsed = parseDate(raw as string); // valueTest accepted it: a string, 'empty' or 'day'
+          values.push(parsed.kind === 'day' ? dayToWire(parsed.day) : null); // "0!0!0" ≡ null
+          break;
+        }
+        case 'bool':
+          values.push(raw === true || raw === 'true');
+          break;
+        default:
+          return undefined; // objects: only compared with null, never indexed
+      }
+    }
+    return { attribute: name, values };
   }
 
   private parsePath(): Segment[] {
