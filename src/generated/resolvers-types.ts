@@ -537,7 +537,10 @@ export type Price = {
 export type PriceInput = {
   /** The amount per packaging unit (at most two decimal places). */
   amount: Scalars['Decimal']['input'];
-  /** Packaging unit (`VE`); default 1. */
+  /**
+   * Packaging unit (`VE`): how many pieces the amount is for. Omitted or `null` keeps the current
+   * unit (1 for a price that did not exist yet).
+   */
   packagingUnit?: InputMaybe<Scalars['Int']['input']>;
 };
 

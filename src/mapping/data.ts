@@ -211,16 +211,24 @@ export class DataAccess {
       const known = findTable(table) ? `table ${table} is not mapped` : `unknown table ${JSON.stringify(table)}`;
       throw new InputError(`${known}; mapped tables: ${[...new Set(Object.values(ENTITIES).map((d) => d.table))].join(', ')}`);
     }
-    const writable = Object.values(def.fields).filter((f) => f.writable).map((f) => f.attribute);
-    if (!writable.includes(field)) {
-      throw new InputError(`${table}.${field} is not a writable mapped attribute; writable: ${writable.join(', ') || '(none)'}`);
+    const writable = Object.values(def.fields).filter((f) => f.writable);
+    const mapped = writable.find((f) => f.attribute === field);
+    if (!mapped) {
+      throw new InputError(`${table}.${field} is not a writable mapped attribute; writable: ${writable.map((f) => f.attribute).join(', ') || '(none)'}`);
+    }
+    // The same codec as the typed mutations: money with more than two places is refused, not stored.
+    let encoded: unknown;
+    try {
+      encoded = mapped.codec.encode(value);
+    } catch (err) {
+      throw new InputError(`value for ${table}.${field}: ${(err as Error).message}`);
     }
     let saved: LegacyRow;
     try {
       saved = (
         expectedStamp === null || expectedStamp === undefined
-          ? await this.client.pushField(table, key, field, value)
-          : await this.client.update(table, key, expectedStamp, { [field]: value })
+          ? await this.client.pushField(table, key, field, encoded)
+          : await this.client.update(table, key, expectedStamp, { [field]: encoded })
       ) as LegacyRow;
     } catch (err) {
       if (err instanceof LegacyStampConflictError) {

@@ -37,18 +37,21 @@ export function readPrice(prices: unknown, kind: PriceKind): Price | null {
 
 /**
  * Returns a new `Preise` object with the `kind` entry set to `value` (`{ amount, packagingUnit }`)
- * or removed (`null`); other entries and properties are kept as they were.
+ * or removed (`null`); other entries and properties are kept as they were. Without a
+ * `packagingUnit` the entry keeps its current `VE` (1 for a new entry).
  */
 export function setPrice(prices: unknown, kind: PriceKind, value: unknown): Record<string, unknown> {
   const base = prices && typeof prices === 'object' && !Array.isArray(prices) ? { ...(prices as Record<string, unknown>) } : {};
   const others = entries(prices).filter((e) => e.Art !== kind);
   if (value === null) return { ...base, Coll: others };
   const { amount, packagingUnit } = value as { amount: unknown; packagingUnit?: unknown };
-  const unit = packagingUnit ?? 1;
+  const existing = entries(prices).find((e) => e.Art === kind);
+  // An omitted unit keeps the current one: a new amount alone must not turn a price per 24 into a
+  // price per piece. A new entry without a unit is per piece.
+  const unit = packagingUnit ?? (Number.isInteger(existing?.VE) && (existing!.VE as number) >= 1 ? existing!.VE : 1);
   if (!Number.isInteger(unit) || (unit as number) < 1) {
     throw new TypeError(`packagingUnit must be a whole number ≥ 1, got ${JSON.stringify(packagingUnit)}`);
   }
-  const existing = entries(prices).find((e) => e.Art === kind);
   const entry: PriceEntry = { ...existing, Art: kind, Preis: parseMoney(amount), VE: unit };
   // Keep the ERP's order: Laden before Handel, anything else after.
   const coll = kind === 'Laden' ? [entry, ...others] : [...others.filter((e) => e.Art === 'Laden'), entry, ...others.filter((e) => e.Art !== 'Laden')];

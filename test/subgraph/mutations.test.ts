@@ -331,11 +331,26 @@ describe('prices', () => {
     expect(counters().requests).toBe(2);
   });
 
-  it('sets the wholesale price (packaging unit default 1) and keeps the retail entry', async () => {
-    const p = rowsOf(subgraph, 'Artikel_Variante').filter(withPrices)[11];
+  it('sets the wholesale amount alone, keeping its packaging unit and the retail entry', async () => {
+    const handelOf = (r: Row) => (r.Preise as { Coll: Array<Record<string, unknown>> }).Coll.find((e) => e.Art === 'Handel')!;
+    const p = rowsOf(subgraph, 'Artikel_Variante').filter(withPrices).filter((r) => (handelOf(r).VE as number) > 1)[3];
     const laden = (p.Preise as { Coll: Array<Record<string, unknown>> }).Coll.find((e) => e.Art === 'Laden')!;
-    dataOf(await updatePrices(p, { wholesalePrice: { amount: 7 } }));
-    expect(live('Artikel_Variante', p.__KEY).Preise).toEqual({ Coll: [laden, { Art: 'Handel', Preis: 7, VE: 1 }] });
+    const unit = handelOf(p).VE;
+    const data = dataOf(await updatePrices(p, { wholesalePrice: { amount: 7 } }));
+    // A price per 24 must not silently become a price per piece because the unit was not resent.
+    expect(live('Artikel_Variante', p.__KEY).Preise).toEqual({ Coll: [laden, { Art: 'Handel', Preis: 7, VE: unit }] });
+    expect(data.updateProduct.product.wholesalePrice).toEqual({ amount: '7.00', packagingUnit: unit });
+  });
+
+  it('gives a new price without a packaging unit the unit 1, also in a bulk update', async () => {
+    const p = rowsOf(subgraph, 'Artikel_Variante').filter((r) => r.Preise === null)[1];
+    dataOf(
+      await subgraph.execute(
+        'mutation($items: [BulkUpdateProductItem!]!) { bulkUpdateProducts(items: $items) { products { id } } }',
+        { items: [{ id: p.__KEY, expectedStamp: p.__STAMP, input: { wholesalePrice: { amount: '3.10', packagingUnit: null } } }] },
+      ),
+    );
+    expect(live('Artikel_Variante', p.__KEY).Preise).toEqual({ Coll: [{ Art: 'Handel', Preis: 3.1, VE: 1 }] });
   });
 
   it('removes one entry with null and keeps the other', async () => {
@@ -510,6 +525,16 @@ describe('setLegacyField', () => {
     expect(error.extensions!.currentStamp).toBe(saved.__STAMP);
     expect(error.extensions!.currentValues).toMatchObject({ shippingMethod: 'DHL Express' });
     expect(live('Kunden', c.__KEY)).toBe(saved);
+  });
+
+  it('refuses money with more than two decimal places, like updateCustomer, before any upstream request', async () => {
+    const c = row('Kunden', 61);
+    const result = await subgraph.execute(SET, { table: 'Kunden', key: c.__KEY, field: 'Kreditlimit', value: 1234.567 });
+    expectError(subgraph, result, 'BAD_USER_INPUT', 'Kunden.Kreditlimit');
+    expect(counters().requests).toBe(0);
+    expect(live('Kunden', c.__KEY)).toBe(c);
+    // A two-place Decimal string is stored as the number 4D expects.
+    expect(dataOf(await subgraph.execute<{ setLegacyField: { value: unknown } }>(SET, { table: 'Kunden', key: c.__KEY, field: 'Kreditlimit', value: '2500.50' })).setLegacyField.value).toBe(2500.5);
   });
 
   it.each([
