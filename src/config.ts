@@ -47,7 +47,7 @@ export interface AppConfig {
   readonly storeNamespace: string;
   /** Largest `first` of a list query; `MAX_PAGE_SIZE`, default 100. */
   readonly maxPageSize: number;
-  /** Keys per DataLoader batch (the client splits URLs further); `MAX_BATCH_SIZE`, default 500. */
+  /** Keys per DataLoader batch, one upstream request each; `MAX_BATCH_SIZE`, default 100. */
   readonly maxBatchSize: number;
   /** The legacy client settings (the old WSZ_api settings block). */
   readonly legacy: {
@@ -233,7 +233,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redisUrl,
     storeNamespace: env.STORE_NAMESPACE || 'wsz',
     maxPageSize: intSetting(env, 'MAX_PAGE_SIZE', 100, 1, 10_000),
-    maxBatchSize: intSetting(env, 'MAX_BATCH_SIZE', 500, 1, 10_000),
+    maxBatchSize: intSetting(env, 'MAX_BATCH_SIZE', 100, 1, 10_000),
     legacy: {
       environments,
       defaultEnvironment: defaultEnv as string,

@@ -3,7 +3,9 @@
  * (or loaders reject with) domain and legacy-client errors; this turns them into client-safe
  * errors: no stack trace, no upstream URL, no cookie.
  */
+import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
+import type { Logger } from 'pino';
 import { BREAK, GraphQLError, Kind, parse, visit, type GraphQLFormattedError } from 'graphql';
 import {
   LegacyAPIAuthenticationError,
@@ -131,4 +133,29 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   const { code, message, extensions } = classify(original);
   return { message, locations: formatted.locations, path: formatted.path, extensions: { code, ...extensions } };
+}
+
+/**
+ * Logs the errors an operator must see: anything classified as internal or upstream, with the
+ * original error (its message is already free of cookies and passwords) and the operation name.
+ * Client mistakes (`BAD_USER_INPUT`, `NOT_FOUND`, `STALE_STAMP`) are not logged.
+ */
+export function errorLoggingPlugin(logger: Logger): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, operationName }) {
+          for (const error of errors) {
+            const original = unwrapResolverError(error);
+            if (original instanceof GraphQLError || !(original instanceof Error)) continue;
+            const { code } = classify(original);
+            if (code === 'INTERNAL_SERVER_ERROR' || code.startsWith('UPSTREAM_')) {
+              const level = code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
+              logger[level]({ err: original, code, operationName, path: error.path }, 'GraphQL operation failed');
+            }
+          }
+        },
+      };
+    },
+  };
 }

@@ -14,7 +14,7 @@ import express from 'express';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { contextFactory, type Context } from './context.js';
-import { formatError } from './errors.js';
+import { errorLoggingPlugin, formatError } from './errors.js';
 import type { DataSource } from './mapping/data.js';
 import type { Metrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
@@ -29,7 +29,7 @@ export interface ServerDependencies {
   readonly metrics: Metrics;
   /** `true` hides Apollo Sandbox; default `false`. */
   readonly production?: boolean;
-  /** Keys per DataLoader batch; default 500. */
+  /** Keys per DataLoader batch; default 100. */
   readonly maxBatchSize?: number;
   /** Largest `first` of a list query; default 100. */
   readonly maxPageSize?: number;
@@ -57,11 +57,14 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
     schema: buildSubgraphSchema([{ typeDefs: loadTypeDefs(), resolvers: resolvers as never }]),
     formatError,
     includeStacktraceInErrorResponses: false,
-    introspection: true,
+    // The router composes from `_service { sdl }`, which stays available; full introspection is
+    // for exploring, so production turns it off like the Sandbox.
+    introspection: !deps.production,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       deps.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       deps.metrics.plugin,
+      errorLoggingPlugin(deps.logger),
     ],
     logger: deps.logger,
   });

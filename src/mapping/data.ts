@@ -6,7 +6,7 @@ import { LegacyNotFoundError, LegacyStampConflictError } from '../legacy/errors.
 import type { LegacyClient, OrderBy } from '../legacy/index.js';
 import { findTable } from '../legacy/tables.js';
 import { ENTITIES } from './entities.js';
-import { attributeOf, attributesOf, decodeRow, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
+import { attributeOf, attributesOf, decodeRow, publicValues, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
 import { EntityNotFoundError, InputError, StaleStampError } from './errors.js';
 import { toLegacyFilter } from './filters.js';
 import { EntityLoaders } from './loaders.js';
@@ -27,14 +27,14 @@ export interface Connection<T> {
 }
 
 export interface DataAccessOptions {
-  /** Keys per DataLoader batch; default 500. */
+  /** Keys per DataLoader batch; default 100. */
   maxBatchSize?: number;
   /** Largest `first` a list accepts; default 100. */
   maxPageSize?: number;
 }
 
 /** The client surface the data layer uses (the legacy client satisfies it). */
-export type DataSource = Pick<LegacyClient, 'fetchByKeys' | 'fetchTable' | 'fetchRecord' | 'update' | 'bulkUpdate' | 'pushField'>;
+export type DataSource = Pick<LegacyClient, 'fetchByKeys' | 'fetchTable' | 'fetchRecord' | 'update' | 'bulkUpdate'>;
 
 function encodeCursor(typename: string, offset: number): string {
   return Buffer.from(`${typename}:${offset}`, 'utf8').toString('base64url');
@@ -203,7 +203,8 @@ export class DataAccess {
 
   /**
    * The `push_data` equivalent: writes one legacy attribute that the mapping declares writable.
-   * With `expectedStamp` it fails on a concurrent change; without it the last writer wins.
+   * With `expectedStamp`, the write is based on that stamp; without it, on the stamp read just
+   * before. Either way a change saved in between fails with a stale stamp: never overwritten.
    */
   async setLegacyField(table: string, key: string, field: string, value: unknown, expectedStamp?: number | null) {
     const def = Object.values(ENTITIES).find((d) => d.table === table) as EntityDefinition | undefined;
@@ -225,11 +226,14 @@ export class DataAccess {
     }
     let saved: LegacyRow;
     try {
-      saved = (
-        expectedStamp === null || expectedStamp === undefined
-          ? await this.client.pushField(table, key, field, encoded)
-          : await this.client.update(table, key, expectedStamp, { [field]: encoded })
-      ) as LegacyRow;
+      let stamp = expectedStamp;
+      if (stamp === null || stamp === undefined) {
+        const current = await this.client.fetchRecord(table, key, { attributes: [field] });
+        if (!current) throw new EntityNotFoundError(`${table} ${JSON.stringify(key)} does not exist`);
+        stamp = current.__STAMP;
+      }
+      expectedStamp = stamp;
+      saved = (await this.client.update(table, key, stamp, { [field]: encoded })) as LegacyRow;
     } catch (err) {
       if (err instanceof LegacyStampConflictError) {
         throw this.stale(def, key, expectedStamp ?? -1, err.currentStamp, { __KEY: key, __STAMP: err.currentStamp ?? -1, ...err.currentValues } as LegacyRow);
@@ -249,12 +253,7 @@ export class DataAccess {
   }
 
   private stale(def: EntityDefinition, id: string, sent: number, currentStamp: number | undefined, current: LegacyRow): StaleStampError {
-    let values: Record<string, unknown> | undefined;
-    try {
-      values = decodeRow(def, current) as Record<string, unknown>;
-    } catch {
-      values = undefined;
-    }
+    const values = publicValues(def, decodeRow(def, current));
     return new StaleStampError(
       `${def.typename} ${JSON.stringify(id)} was changed by someone else: expected stamp ${sent}, current stamp ${currentStamp ?? 'unknown'}; nothing was saved`,
       currentStamp,

@@ -6,7 +6,7 @@
 import { defineEntity, type EntityModel } from './entity.js';
 import { bool, date, field, money, number, object, text } from './fields.js';
 import { belongsTo, hasMany } from './relations.js';
-import { setPrice } from './prices.js';
+import { readPrice, setPrice } from './prices.js';
 
 const w = { writable: true } as const;
 const f = { filterable: true } as const;
@@ -64,6 +64,11 @@ export const ProductEntity = defineEntity({
     retailPrice: { attribute: 'Preise', apply: (current, value) => setPrice(current, 'Laden', value) },
     wholesalePrice: { attribute: 'Preise', apply: (current, value) => setPrice(current, 'Handel', value) },
   },
+  derived: {
+    retailPrice: (product: { prices: unknown }) => readPrice(product.prices, 'Laden'),
+    wholesalePrice: (product: { prices: unknown }) => readPrice(product.prices, 'Handel'),
+  },
+  internal: ['prices', 'familyId'],
 });
 
 export const CustomerEntity = defineEntity({
@@ -92,13 +97,13 @@ export const AddressEntity = defineEntity({
   typename: 'Address',
   table: 'Adressen',
   fields: {
-    addressNumber: field('AdrNr', text, f),
-    customerNumber: field('KundenNr', text, f),
-    company: field('Firma', text, wf),
+    addressNumber: field('AdrNr', text),
+    customerNumber: field('KundenNr', text),
+    company: field('Firma', text, w),
     street: field('Strasse', text, w),
     postalCode: field('PLZ', text, w),
-    city: field('Ort', text, wf),
-    country: field('Land', text, wf),
+    city: field('Ort', text, w),
+    country: field('Land', text, w),
     phone: field('Telefon', text, w),
     email: field('Email', text, w),
     isDeliveryAddress: field('IstLieferadresse', bool, w),
@@ -107,6 +112,9 @@ export const AddressEntity = defineEntity({
   },
   defaultOrder: ['addressNumber'],
 });
+
+/** `Papierart` codes → the `SalesRecordType` enum; any other code is `OTHER`. */
+const SALES_RECORD_TYPES: Record<string, string> = { R: 'INVOICE', A: 'ORDER', L: 'DELIVERY_NOTE', G: 'CREDIT_NOTE' };
 
 export const SalesRecordEntity = defineEntity({
   typename: 'SalesRecord',
@@ -131,15 +139,18 @@ export const SalesRecordEntity = defineEntity({
   alternateKeys: ['number'],
   orderFields: { NUMBER: 'number', DATE: 'date', TOTAL_AMOUNT: 'totalAmount' },
   defaultOrder: ['number'],
+  derived: {
+    type: (record: { typeCode: string | null }) => SALES_RECORD_TYPES[(record.typeCode ?? '').trim().toUpperCase()] ?? 'OTHER',
+  },
 });
 
 export const SalesRecordItemEntity = defineEntity({
   typename: 'SalesRecordItem',
   table: 'Belege_Pos',
   fields: {
-    salesRecordNumber: field('AbsNr', number, f),
+    salesRecordNumber: field('AbsNr', number),
     position: field('PosNr', number),
-    sku: field('ArtNr', text, f),
+    sku: field('ArtNr', text),
     description: field('Bezeichnung', text),
     quantity: field('Menge', number),
     unitPrice: field('Preis', money),
@@ -168,8 +179,8 @@ export const MoldArticleEntity = defineEntity({
   typename: 'MoldArticle',
   table: 'Form_Artikel',
   fields: {
-    moldNumber: field('FormNr', text, f),
-    sku: field('ArtNr', text, f),
+    moldNumber: field('FormNr', text),
+    sku: field('ArtNr', text),
     cavities: field('Anzahl', number),
   },
   defaultOrder: ['moldNumber', 'sku'],
@@ -197,7 +208,7 @@ export const ProductionOrderItemEntity = defineEntity({
   typename: 'ProductionOrderItem',
   table: 'WerksauftrPos',
   fields: {
-    orderNumber: field('W_Auftr_Nr', text, f),
+    orderNumber: field('W_Auftr_Nr', text),
     position: field('WAP_Nr', number),
     operation: field('Arbeitsgang', text),
     targetQuantity: field('St_Soll', number, w),
@@ -205,7 +216,7 @@ export const ProductionOrderItemEntity = defineEntity({
     remainingQuantity: field('St_Rest', number, w),
     startDate: field('Datum_begin', date, w),
     status: field('Status', text, w),
-    sku: field('Art_Nr', text, f),
+    sku: field('Art_Nr', text),
     share: field('Anteil', number),
     time: field('Zeit', number),
     piecesPerHour: field('St_Std', number),

@@ -38,6 +38,10 @@ export interface EntityDefinition<F extends Fields = Fields> {
   readonly defaultOrder: readonly (keyof F & string)[];
   /** Input fields that rewrite an attribute from its current value. */
   readonly virtualInputs: Readonly<Record<string, VirtualInput>>;
+  /** GraphQL fields computed from the model (`retailPrice` from `prices`); resolvers come from here. */
+  readonly derived: Readonly<Record<string, (model: any) => unknown>>;
+  /** Model fields that are not GraphQL fields (raw objects, foreign keys): left out of `publicValues`. */
+  readonly internal: readonly string[];
 }
 
 /** The decoded entity: `id`, `stamp`, `modifiedAt` plus one property per mapped field. */
@@ -65,6 +69,8 @@ export function defineEntity<const F extends Fields, const T extends string>(def
   orderFields?: Readonly<Record<string, keyof F & string>>;
   defaultOrder: readonly (keyof F & string)[];
   virtualInputs?: Readonly<Record<string, VirtualInput>>;
+  derived?: Readonly<Record<string, (model: any) => unknown>>;
+  internal?: readonly (keyof F & string)[];
 }): EntityDefinition<F> & { readonly typename: T } {
   const where = `Entity ${definition.typename}`;
   const table = findTable(definition.table);
@@ -82,6 +88,7 @@ export function defineEntity<const F extends Fields, const T extends string>(def
     ...(definition.alternateKeys ?? []),
     ...Object.values(definition.orderFields ?? {}),
     ...definition.defaultOrder,
+    ...(definition.internal ?? []),
   ];
   for (const name of fieldNames) {
     if (!(name in definition.fields)) throw new Error(`${where}: ${name} is not one of its fields`);
@@ -94,6 +101,8 @@ export function defineEntity<const F extends Fields, const T extends string>(def
     alternateKeys: definition.alternateKeys ?? [],
     orderFields: definition.orderFields ?? {},
     virtualInputs: definition.virtualInputs ?? {},
+    derived: definition.derived ?? {},
+    internal: definition.internal ?? [],
   });
 }
 
@@ -110,7 +119,11 @@ export function attributesOf(def: EntityDefinition): string[] {
   return [...new Set(Object.values(def.fields).map((f) => f.attribute))];
 }
 
-/** Decodes one raw 4D entity into the entity model. */
+/**
+ * Decodes one raw 4D entity into the entity model. Each field is decoded when first read, so a
+ * value the mapping cannot decode fails only that field (a GraphQL error at its path), never the
+ * entity or the list it is in.
+ */
 export function decodeRow<D extends EntityDefinition>(def: D, row: LegacyRow): EntityModel<D> {
   const model: Record<string, unknown> = {
     __typename: def.typename,
@@ -119,13 +132,52 @@ export function decodeRow<D extends EntityDefinition>(def: D, row: LegacyRow): E
     modifiedAt: timestamp.decode(row.__TIMESTAMP),
   };
   for (const [name, f] of Object.entries(def.fields)) {
-    try {
-      model[name] = f.codec.decode(row[f.attribute]);
-    } catch (err) {
-      throw new EntityDecodeError(
-        `${def.table}(${row.__KEY}).${f.attribute}: cannot decode ${JSON.stringify(row[f.attribute])}: ${(err as Error).message}`,
-      );
-    }
+    let decoded: { value: unknown } | undefined;
+    Object.defineProperty(model, name, {
+      enumerable: true,
+      get() {
+        if (!decoded) {
+          try {
+            decoded = { value: f.codec.decode(row[f.attribute]) };
+          } catch (err) {
+            throw new EntityDecodeError(
+              `${def.table}(${row.__KEY}).${f.attribute}: cannot decode ${JSON.stringify(row[f.attribute])}: ${(err as Error).message}`,
+            );
+          }
+        }
+        return decoded.value;
+      },
+    });
   }
   return model as EntityModel<D>;
+}
+
+/** Reads a model field, `undefined` when its value cannot be decoded (for sorting and priming). */
+export function readSafely(model: object, field: string): unknown {
+  try {
+    return (model as Record<string, unknown>)[field];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The model as GraphQL clients see it: `id`, `stamp`, `modifiedAt`, the public fields and the derived
+ * ones (used for `currentValues` of a `STALE_STAMP` error). Undecodable values are left out.
+ */
+export function publicValues(def: EntityDefinition, model: object): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const name of ['id', 'stamp', 'modifiedAt', ...Object.keys(def.fields)]) {
+    if (def.internal.includes(name)) continue;
+    const value = readSafely(model, name);
+    if (value !== undefined) values[name] = value;
+  }
+  for (const [name, derive] of Object.entries(def.derived)) {
+    try {
+      values[name] = derive(model);
+    } catch {
+      // an undecodable source value: leave the derived field out
+    }
+  }
+  return values;
 }

@@ -5,7 +5,7 @@
  */
 import DataLoader from 'dataloader';
 import { findAttribute, findTable } from '../legacy/tables.js';
-import { attributeOf, attributesOf, decodeRow, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
+import { attributeOf, attributesOf, decodeRow, readSafely, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
 import type { Direction } from './relations.js';
 
 /** What the loaders need from the legacy client. */
@@ -41,8 +41,8 @@ function compareValues(a: unknown, b: unknown): number {
 export function sortModels<T extends { id: string }>(models: T[], orderBy: readonly (readonly [string, Direction])[]): T[] {
   return models.sort((x, y) => {
     for (const [field, direction] of orderBy) {
-      const a = (x as Record<string, unknown>)[field];
-      const b = (y as Record<string, unknown>)[field];
+      const a = readSafely(x, field);
+      const b = readSafely(y, field);
       if (a === null || a === undefined || b === null || b === undefined) {
         const c = compareValues(a, b);
         if (c !== 0) return c;
@@ -60,11 +60,12 @@ export class EntityLoaders {
 
   /**
    * @param source the legacy client (or anything that can batch-fetch rows by key)
-   * @param maxBatchSize keys per batch function call; default 500 (the client chunks URLs further)
+   * @param maxBatchSize keys per batch function call, one upstream request each for ordinary keys;
+   *   default 100 (the client would split a longer key list into more URL-safe requests)
    */
   constructor(
     private readonly source: EntitySource,
-    private readonly maxBatchSize = 500,
+    private readonly maxBatchSize = 100,
   ) {}
 
   /** The loader of `def` entities by `keyField` (`id` or one of its alternate keys). */
@@ -88,7 +89,7 @@ export class EntityLoaders {
   /** Puts a freshly read or saved entity into every key loader of its type. */
   prime<D extends EntityDefinition>(def: D, model: EntityModel<D>, options: { replace?: boolean } = {}): void {
     for (const keyField of ['id', ...def.alternateKeys]) {
-      const value = (model as Record<string, unknown>)[keyField];
+      const value = readSafely(model, keyField);
       if (value === null || value === undefined) continue;
       const loader = this.byKey(def, keyField);
       if (options.replace) loader.clear(String(value));

@@ -25,10 +25,16 @@ function entries(prices: unknown): PriceEntry[] {
   return Array.isArray(coll) ? (coll.filter((e) => e && typeof e === 'object') as PriceEntry[]) : [];
 }
 
-/** Reads one price kind; `null` when absent or without a numeric amount. */
+/**
+ * Reads one price kind; `null` when there is no such entry or it has no amount. An amount that is
+ * not a number (`"12,50"`) is an error, not a silent `null`.
+ */
 export function readPrice(prices: unknown, kind: PriceKind): Price | null {
   const entry = entries(prices).find((e) => e.Art === kind);
-  if (!entry || typeof entry.Preis !== 'number' || !Number.isFinite(entry.Preis)) return null;
+  if (!entry || entry.Preis === null || entry.Preis === undefined) return null;
+  if (typeof entry.Preis !== 'number' || !Number.isFinite(entry.Preis)) {
+    throw new TypeError(`Preise entry "${kind}" has a non-numeric Preis ${JSON.stringify(entry.Preis)}`);
+  }
   return {
     amount: roundMoney(entry.Preis),
     packagingUnit: typeof entry.VE === 'number' && Number.isInteger(entry.VE) ? entry.VE : null,

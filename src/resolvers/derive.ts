@@ -4,14 +4,14 @@
  * per-request data access. Per-type files add only what is special about their type.
  */
 import type { Context } from '../context.js';
-import type { EntityDefinition } from '../mapping/entity.js';
+import { EntityDecodeError, type EntityDefinition } from '../mapping/entity.js';
 import type { BelongsTo, HasMany } from '../mapping/relations.js';
 
 type Relations = Readonly<Record<string, BelongsTo | HasMany>>;
 type FieldResolver = (parent: any, args: any, context: Context) => unknown;
 type ReferenceResolver = (reference: Record<string, unknown>, context: Context) => unknown;
 
-/** `__resolveReference` plus one resolver per relation of `def`. */
+/** `__resolveReference`, one resolver per relation of `def` and one per derived field. */
 export function deriveResolvers(def: EntityDefinition, relations: Relations = {}): Record<string, FieldResolver | ReferenceResolver> {
   const keys = ['id', ...def.alternateKeys];
   const resolveReference: ReferenceResolver = (reference, context) => {
@@ -24,6 +24,18 @@ export function deriveResolvers(def: EntityDefinition, relations: Relations = {}
       relation.kind === 'belongsTo'
         ? (parent, _args, context) => context.data.belongsTo(relation, parent)
         : (parent, _args, context) => context.data.hasMany(relation, parent);
+    resolvers[name] = resolve;
+  }
+  for (const [name, derive] of Object.entries(def.derived)) {
+    const resolve: FieldResolver = (parent) => {
+      try {
+        return derive(parent);
+      } catch (err) {
+        // Legacy data the mapping cannot read: an error at this field only, naming the record.
+        if (err instanceof EntityDecodeError) throw err;
+        throw new EntityDecodeError(`${def.typename}(${parent.id}).${name}: ${(err as Error).message}`);
+      }
+    };
     resolvers[name] = resolve;
   }
   return resolvers;

@@ -2,7 +2,7 @@
  * Test factory: an emulator, a legacy client pointed at it, and the subgraph built in-process
  * (no listening socket unless a test asks for one).
  */
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { createLegacyClient, type LegacyClient, type LegacyClientOptions } from '../../src/legacy/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
@@ -22,7 +22,14 @@ export interface TestSubgraph {
 }
 
 export async function startTestSubgraph(
-  options: { emulator?: EmulatorOptions; client?: Partial<LegacyClientOptions>; maxBatchSize?: number; maxPageSize?: number } = {},
+  options: {
+    emulator?: EmulatorOptions;
+    client?: Partial<LegacyClientOptions>;
+    maxBatchSize?: number;
+    maxPageSize?: number;
+    logger?: Logger;
+    production?: boolean;
+  } = {},
 ): Promise<TestSubgraph> {
   const emulator = await startEmulator({ port: 0, ...options.emulator });
   const metrics = createMetrics({ defaultMetrics: false });
@@ -36,7 +43,8 @@ export async function startTestSubgraph(
   const server = buildServer({
     source: client,
     upstreamReady: () => client.ping().then(() => true, () => false),
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
+    production: options.production,
     metrics,
     maxBatchSize: options.maxBatchSize,
     maxPageSize: options.maxPageSize,

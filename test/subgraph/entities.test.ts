@@ -367,19 +367,20 @@ describe('decoding edge values the ERP may send', () => {
     });
   });
 
-  it('reads prices whose entries lack a packaging unit or an amount, and a Preise without Coll', async () => {
+  it('reads prices whose entries lack a packaging unit, and a Preise without Coll; a text amount is an error at that field only', async () => {
     const [p, q] = edge.emulator.db.table('Artikel_Variante')!.rows().slice(2, 4);
     edge.emulator.db.table('Artikel_Variante')!.update(p.__KEY, {
       Preise: { Coll: [{ Art: 'Laden', Preis: 9.995 }, { Art: 'Handel', Preis: 'auf Anfrage', VE: 6 }] },
     });
     edge.emulator.db.table('Artikel_Variante')!.update(q.__KEY, { Preise: {} });
-    const data = dataOf(
-      await edge.execute<Record<string, unknown>>(
-        'query($p: ID!, $q: ID!) { p: product(id: $p) { retailPrice { amount packagingUnit } wholesalePrice { amount } } q: product(id: $q) { retailPrice { amount } wholesalePrice { amount } } }',
-        { p: p.__KEY, q: q.__KEY },
-      ),
+    const result = await edge.execute<Record<string, unknown>>(
+      'query($p: ID!, $q: ID!) { p: product(id: $p) { retailPrice { amount packagingUnit } wholesalePrice { amount } } q: product(id: $q) { retailPrice { amount } wholesalePrice { amount } } }',
+      { p: p.__KEY, q: q.__KEY },
     );
-    expect(data).toEqual({
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors![0]).toMatchObject({ path: ['p', 'wholesalePrice'], extensions: { code: 'UPSTREAM_ERROR' } });
+    expect(result.errors![0].message).toContain('"auf Anfrage"');
+    expect(result.data).toEqual({
       p: { retailPrice: { amount: '10.00', packagingUnit: null }, wholesalePrice: null },
       q: { retailPrice: null, wholesalePrice: null },
     });

@@ -393,7 +393,11 @@ describe('prices', () => {
     const result = await updatePrices(p, { retailPrice: { amount: '1.00' } }, p.__STAMP - 1);
     const error = expectError(subgraph, result, 'STALE_STAMP');
     expect(error.extensions!.currentStamp).toBe(p.__STAMP);
-    expect(error.extensions!.currentValues).toMatchObject({ id: p.__KEY, stamp: p.__STAMP, name: p.Bezeichnung, prices: p.Preise });
+    const laden = (p.Preise as { Coll: Array<{ Art: string; Preis: number; VE: number }> }).Coll.find((e) => e.Art === 'Laden')!;
+    // In GraphQL terms: the derived prices, not the raw Preise object or the internal family key.
+    expect(error.extensions!.currentValues).toMatchObject({ id: p.__KEY, stamp: p.__STAMP, name: p.Bezeichnung, retailPrice: { amount: laden.Preis.toFixed(2), packagingUnit: laden.VE } });
+    expect(error.extensions!.currentValues).not.toHaveProperty('prices');
+    expect(error.extensions!.currentValues).not.toHaveProperty('__typename');
     expect(counters().byRoute.update).toBe(0);
     expect(live('Artikel_Variante', p.__KEY)).toBe(p);
   });
