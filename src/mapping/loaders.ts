@@ -60,8 +60,8 @@ export class EntityLoaders {
 
   /**
    * @param source the legacy client (or anything that can batch-fetch rows by key)
-   * @param maxBatchSize keys per batch function call, one upstream request each for ordinary keys;
-   *   default 100 (the client would split a longer key list into more URL-safe requests)
+   * @param maxBatchSize keys per upstream request, fetched in parallel; default 100 (the client
+   *   would split a longer key list into more URL-safe requests)
    */
   constructor(
     private readonly source: EntitySource,
@@ -105,7 +105,9 @@ export class EntityLoaders {
   private loader(id: string, batch: (keys: readonly string[]) => Promise<unknown[]>): DataLoader<string, unknown> {
     let loader = this.loaders.get(id);
     if (!loader) {
-      loader = new DataLoader<string, unknown>(batch, { maxBatchSize: this.maxBatchSize });
+      // One batch per tick with every key; `fetch` splits it into requests of `maxBatchSize` keys
+      // awaited together, so the next relation level again starts from a single tick.
+      loader = new DataLoader<string, unknown>(batch);
       this.loaders.set(id, loader);
     }
     return loader;
@@ -114,7 +116,11 @@ export class EntityLoaders {
   private async fetch(def: EntityDefinition, attribute: string, keys: readonly string[]): Promise<LegacyRow[]> {
     const params = keys.map((k) => toParam(def, attribute, k)).filter((p): p is string | number => p !== undefined);
     if (params.length === 0) return [];
-    return this.source.fetchByKeys(def.table, attribute, params, { attributes: attributesOf(def) });
+    const chunks: (string | number)[][] = [];
+    for (let i = 0; i < params.length; i += this.maxBatchSize) chunks.push(params.slice(i, i + this.maxBatchSize));
+    const attributes = attributesOf(def);
+    const results = await Promise.all(chunks.map((chunk) => this.source.fetchByKeys(def.table, attribute, chunk, { attributes })));
+    return results.flat();
   }
 
   private decode<D extends EntityDefinition>(def: D, row: LegacyRow): EntityModel<D> | Error {

@@ -276,6 +276,18 @@ describe('_entities batch size', () => {
     expect(small.emulator.counters.byTable.Belege).toBe(4);
   });
 
+  it('keeps relation levels together: the families of 35 products cost ceil(distinct families / 10) requests, not one per product batch', async () => {
+    const rows = small.emulator.db.table('Artikel_Variante')!.rows().slice(0, 35);
+    const families = new Set(rows.map((r) => r.Familie_ as string).filter((f) => f));
+    dataOf(
+      await small.execute('query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Product { id family { id } } } }', {
+        reps: rows.map((r) => ({ __typename: 'Product', id: r.__KEY })),
+      }),
+    );
+    expect(small.emulator.counters.byTable.Artikel_Variante).toBe(4);
+    expect(small.emulator.counters.byTable.Artikel_Familie).toBe(Math.ceil(families.size / 10));
+  });
+
   it('costs exactly one request for 10 representations and two for 11', async () => {
     const rows = small.emulator.db.table('Kunden')!.rows();
     const query = 'query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Customer { id } } }';
