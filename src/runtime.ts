@@ -4,7 +4,7 @@
  * Used by the server entry point and the command line.
  */
 import type { Logger } from 'pino';
-import type { AppConfig } from './config.js';
+import { ConfigError, type AppConfig } from './config.js';
 import { startEmulator, type Emulator } from './emulator/index.js';
 import { createLegacyClient, createSessionStore, type LegacyClient } from './legacy/index.js';
 import type { UpstreamEvent } from './metrics.js';
@@ -37,6 +37,15 @@ export async function createRuntime(
     environments = { [config.legacy.defaultEnvironment]: { baseUrl: emulator.url, username: 'wsz', password: 'wsz', auth: 'login' } };
   }
   const store = createSessionStore({ redisUrl: config.redisUrl, namespace: config.storeNamespace, logger });
+  try {
+    // Before the first request: an unconnected store would let replicas starting together each log in.
+    await store.connect();
+  } catch (err) {
+    await store.close();
+    await emulator?.close();
+    const where = (config.redisUrl ?? '').replace(/\/\/[^@/]*@/, '//(credentials hidden)@');
+    throw new ConfigError(`REDIS_URL: Redis at ${where} does not answer: ${(err as Error).message}`);
+  }
   const client = createLegacyClient({
     environments,
     defaultEnvironment: config.legacy.defaultEnvironment,

@@ -8,6 +8,7 @@
  * `set`/`delete` do nothing, and `acquireLock` degrades to a process-local lock.
  */
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { Keyv } from 'keyv';
 import KeyvRedis, { createClient } from '@keyv/redis';
 import { pino, type Logger } from 'pino';
@@ -37,6 +38,12 @@ export interface SessionStore {
   acquireLock(key: string, ttlMs: number): Promise<string | null>;
   /** Releases the lock if `token` still owns it (compare-and-delete). */
   releaseLock(key: string, token: string): Promise<void>;
+  /**
+   * Connects to the backing store and resolves when it answers; rejects when it cannot within the
+   * operation timeout. Call it at start-up: until Redis is connected every operation is a miss and
+   * every lock process-local, so replicas starting together could each open a 4D session.
+   */
+  connect(): Promise<void>;
   /** Closes connections (idempotent). */
   close(): Promise<void>;
 }
@@ -115,12 +122,33 @@ class KeyvSessionStore implements SessionStore {
     this.options.logger.warn({ op, err: message }, 'session store error (treated as a miss)');
   }
 
+  private connecting?: Promise<void>;
+
+  /** Resolves once the Redis client is ready (connecting it if needed); a no-op in memory. */
+  private async ready(): Promise<void> {
+    const redis = this.options.redis;
+    if (!redis || this.closed || redis.client.isReady) return;
+    this.connecting ??= (async () => {
+      await redis.adapter.getClient();
+      if (!redis.client.isReady) await once(redis.client, 'ready');
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    await withTimeout(this.connecting, this.options.timeoutMs, 'connect');
+  }
+
+  async connect(): Promise<void> {
+    await this.ready();
+    if (this.options.redis) await withTimeout(this.options.redis.client.ping(), this.options.timeoutMs, 'ping');
+  }
+
   private lockKey(key: string): string {
     return `${this.options.namespace}::lock:${key}`;
   }
 
   async get<T = StoredSession>(key: string): Promise<T | undefined> {
     try {
+      await this.ready();
       const value = await withTimeout(this.keyv.get<T>(key), this.options.timeoutMs, 'get');
       // The in-memory Keyv hands out its own object; never let callers mutate the stored value.
       return value === undefined || value === null ? undefined : structuredClone(value);
@@ -132,6 +160,7 @@ class KeyvSessionStore implements SessionStore {
 
   async set<T = StoredSession>(key: string, value: T, ttlMs: number): Promise<void> {
     try {
+      await this.ready();
       await withTimeout(this.keyv.set(key, structuredClone(value), Math.max(1, Math.round(ttlMs))), this.options.timeoutMs, 'set');
     } catch (error) {
       this.logError('set', error);
@@ -140,6 +169,7 @@ class KeyvSessionStore implements SessionStore {
 
   async delete(key: string): Promise<void> {
     try {
+      await this.ready();
       await withTimeout(this.keyv.delete(key), this.options.timeoutMs, 'delete');
     } catch (error) {
       this.logError('delete', error);
@@ -149,7 +179,7 @@ class KeyvSessionStore implements SessionStore {
   private async redisClient(): Promise<RedisClient | undefined> {
     const redis = this.options.redis;
     if (!redis || this.closed) return undefined;
-    await withTimeout(redis.adapter.getClient(), this.options.timeoutMs, 'connect');
+    await this.ready();
     return redis.client.isReady ? redis.client : undefined;
   }
 

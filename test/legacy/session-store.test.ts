@@ -78,6 +78,26 @@ describe.skipIf(redis.skip)('Redis session store', () => {
     await a.delete('session:shared');
   });
 
+  it('answers the first read of a freshly created store from Redis (no miss while it connects)', async () => {
+    const writer = track(createSessionStore({ redisUrl: redis.url, namespace }));
+    await writer.set('session:cold', session('cold'), 10_000);
+    // A cold replica: its very first operations, fired together, before any explicit connect.
+    const cold = track(createSessionStore({ redisUrl: redis.url, namespace }));
+    const [got, token] = await Promise.all([cold.get('session:cold'), cold.acquireLock('lock:cold', 5000)]);
+    expect(got).toEqual(session('cold'));
+    // The lock is Redis's, not a process-local fallback: the writer cannot take it.
+    expect(token).toEqual(expect.any(String));
+    expect(token!.startsWith('local:')).toBe(false);
+    expect(await writer.acquireLock('lock:cold', 5000)).toBeNull();
+    await cold.releaseLock('lock:cold', token!);
+    await writer.delete('session:cold');
+  });
+
+  it('connects on connect() and resolves once Redis answers', async () => {
+    const store = track(createSessionStore({ redisUrl: redis.url, namespace }));
+    await expect(store.connect()).resolves.toBeUndefined();
+  });
+
   it('keeps namespaces apart', async () => {
     const a = track(createSessionStore({ redisUrl: redis.url, namespace: uniqueNamespace('ns-a') }));
     const b = track(createSessionStore({ redisUrl: redis.url, namespace: uniqueNamespace('ns-b') }));
@@ -104,6 +124,11 @@ describe('an unreachable Redis', () => {
     await store.releaseLock('lock', token!);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(lines.some((l) => l.includes('session store error'))).toBe(true);
+  });
+
+  it('makes connect() reject, so start-up can stop with a clear error', async () => {
+    const store = track(createSessionStore({ redisUrl: 'redis://127.0.0.1:1', operationTimeoutMs: 300 }));
+    await expect(store.connect()).rejects.toThrow();
   });
 
   it('the availability probe answers false quickly', async () => {

@@ -40,6 +40,16 @@ describe('start-up', () => {
     }
   });
 
+  it('refuses to start when REDIS_URL does not answer, naming it without credentials', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: cleanEnv({ PORT: '0', REDIS_URL: 'redis://user:secret@127.0.0.1:1' }) });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(stderr).toContain('REDIS_URL: Redis at redis://(credentials hidden)@127.0.0.1:1 does not answer');
+    expect(stderr).not.toContain('secret');
+  });
+
   it('refuses to start on a malformed setting, naming it and its value', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: cleanEnv({ PORT: 'eighty' }) });
     let stderr = '';

@@ -603,12 +603,12 @@ class Generator {
   }
 }
 
-/** A customer number no customer has (real customers are `K-1xxxx…` or plain numbers). */
+/** A customer number no customer has (real customers are `K-1` and four digits, or plain numbers). */
 function danglingCustomer(i: number): string {
   return `K-0${String(i % 10000).padStart(4, '0')}`;
 }
 
-/** A mold number no mold has (real molds are `F1xxxx`). */
+/** A mold number no mold has (real molds are `F1` and four digits). */
 function danglingMold(i: number): string {
   return `F0${String(i % 10000).padStart(4, '0')}`;
 }
