@@ -28,7 +28,7 @@ import { loadConfig } from '../src/config.js';
 import { tableSizes } from '../src/emulator/data/generate.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
 
-/** The server's default keys per DataLoader batch (`MAX_BATCH_SIZE`), read from the configuration defaults. */
+/** The server's default keys per upstream request of a loader (`MAX_BATCH_SIZE`), read from the configuration defaults. */
 const BATCHED_MAX_BATCH_SIZE = loadConfig({}).maxBatchSize;
 const SALES_RECORDS = 100;
 const PRODUCT_REPRESENTATIONS = 500;
@@ -438,7 +438,7 @@ function report(params: Params, subgraph: BenchSubgraph, results: Measurement[],
       .map(([t, n]) => `${t} ${n}`)
       .join(', ')}), upstream latency ${params.latencyMs} ms ± ${params.jitterMs} ms`,
     `- ${params.warmup} warm-up + ${params.iterations} measured iterations per scenario and mode, operations run one after another; p95 is nearest-rank`,
-    `- batched: DataLoader maxBatchSize ${BATCHED_MAX_BATCH_SIZE} (the server default MAX_BATCH_SIZE; batches are fetched in parallel); ` +
+    `- batched: maxBatchSize ${BATCHED_MAX_BATCH_SIZE} (the server default MAX_BATCH_SIZE; batches are fetched in parallel); ` +
       'one request per parent: the same server with maxBatchSize 1 (per-operation DataLoader de-duplication of equal keys still applies)',
     '- legacy client defaults (8 keep-alive connections), one upstream session opened before measuring; a fresh GraphQL context per operation, no response cache',
     '- emulator, legacy client and subgraph share this process and its event loop: RSS, heap and CPU include the emulator ' +

@@ -1,7 +1,7 @@
 /**
  * Benchmark factory: one 4D REST emulator, one legacy client pointed at it (one shared upstream
  * session), and the subgraph built in-process, wired as `src/index.ts` and the test helper wire it.
- * Several servers can be built over the same client, differing only in their DataLoader batch size.
+ * Several servers can be built over the same client, differing only in their `maxBatchSize`.
  */
 import { pino } from 'pino';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/index.js';
@@ -24,7 +24,7 @@ export interface SingleResult<T> {
 
 export interface BenchServer {
   readonly server: BuiltServer;
-  /** Keys per DataLoader batch this server was built with. */
+  /** Keys per upstream request of a loader (`maxBatchSize`) this server was built with. */
   readonly maxBatchSize: number;
   /** Executes an operation in-process with a fresh context (fresh DataLoaders, nothing cached). */
   execute<T>(query: string, variables?: Record<string, unknown>): Promise<SingleResult<T>>;

@@ -33,7 +33,7 @@ export interface EmulatorConfig {
 }
 
 export interface AppConfig {
-  /** `production` hides the Sandbox landing page; from `NODE_ENV`, default `development`. */
+  /** `production` hides the Sandbox landing page and turns introspection off; from `NODE_ENV`, default `development`. */
   readonly nodeEnv: string;
   /** HTTP port of the subgraph; `PORT`, default 4001. */
   readonly port: number;
@@ -41,13 +41,13 @@ export interface AppConfig {
   readonly host: string;
   /** pino level; `LOG_LEVEL`, default `info`. */
   readonly logLevel: string;
-  /** Redis for shared sessions and caches; `REDIS_URL`, default none (in-memory, one process). */
+  /** Redis for the shared session store; `REDIS_URL`, default none (in-memory, one process). */
   readonly redisUrl?: string;
   /** Key prefix in the shared store; `STORE_NAMESPACE`, default `wsz`. */
   readonly storeNamespace: string;
   /** Largest `first` of a list query; `MAX_PAGE_SIZE`, default 100. */
   readonly maxPageSize: number;
-  /** Keys per DataLoader batch, one upstream request each; `MAX_BATCH_SIZE`, default 100. */
+  /** Keys per upstream request of a loader (a tick's keys are split into such requests, fetched in parallel); `MAX_BATCH_SIZE`, default 100. */
   readonly maxBatchSize: number;
   /** The legacy client settings (the old WSZ_api settings block). */
   readonly legacy: {

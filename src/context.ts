@@ -16,7 +16,7 @@ export interface ContextDependencies {
   readonly source: DataSource;
   readonly upstreamReady: () => Promise<boolean>;
   readonly logger: Logger;
-  /** Keys per loader batch; default 100. */
+  /** Keys per upstream request of a loader; default 100. */
   readonly maxBatchSize?: number;
   /** Largest `first` of a list; default 100. */
   readonly maxPageSize?: number;

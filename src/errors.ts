@@ -51,7 +51,7 @@ function classifyBulk(error: LegacyBulkUpdateError): Classified {
 }
 
 /** Maps an error thrown below the resolvers to a code and a client-safe message. */
-export function classify(error: unknown): Classified {
+function classify(error: unknown): Classified {
   if (error instanceof StaleStampError) {
     return { code: 'STALE_STAMP', message: error.message, extensions: { currentStamp: error.currentStamp, currentValues: error.currentValues } };
   }

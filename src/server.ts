@@ -27,9 +27,9 @@ export interface ServerDependencies {
   readonly upstreamReady: () => Promise<boolean>;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** `true` hides Apollo Sandbox; default `false`. */
+  /** `true` hides Apollo Sandbox and turns introspection off; default `false`. */
   readonly production?: boolean;
-  /** Keys per DataLoader batch; default 100. */
+  /** Keys per upstream request of a loader; default 100. */
   readonly maxBatchSize?: number;
   /** Largest `first` of a list query; default 100. */
   readonly maxPageSize?: number;

@@ -641,16 +641,14 @@ export class LegacyClient {
       const def = requireTable(table);
       const attr = requireAttribute(def, attribute);
       if (!Array.isArray(values)) throw new LegacyValidationError(`values must be an array, got ${describe(values)}`, { table: def.name });
+      // Encoded parameter → value: de-duplicates, and each value is checked and encoded once.
       const unique = new Map<string, FilterValue>();
-      for (const v of values) {
-        const param = filterParam(def, attr, v);
-        unique.set(JSON.stringify(param), v);
-      }
-      const chunks = chunkValues([...unique.values()], (v) => JSON.stringify(filterParam(def, attr, v)), attr.path ?? attr.name);
+      for (const v of values) unique.set(JSON.stringify(filterParam(def, attr, v)), v);
+      const chunks = chunkValues([...unique], ([encoded]) => encoded, attr.path ?? attr.name);
       return {
         def,
         attributes: this.attributeList(def, options.attributes),
-        filters: chunks.map((chunk) => compileFilter(def, f.in(attr.path ?? attr.name, chunk))),
+        filters: chunks.map((chunk) => compileFilter(def, f.in(attr.path ?? attr.name, chunk.map(([, v]) => v)))),
       };
     });
     if (value.filters.length === 0) return [];

@@ -247,16 +247,9 @@ export class LegacyValidationError extends LegacyAPIError {
 const NOT_FOUND_CODES = new Set([1800, 1542, 1802]);
 
 /** Whether a 4D errCode is a query/attribute/syntax error. */
-export function isQueryErrCode(code: number): boolean {
-  return (
-    code === 1500 ||
-    code === 1804 ||
-    code === 1805 ||
-    (code >= 1806 && code <= 1818) ||
-    code === 1279 ||
-    code === 1280 ||
-    (code >= 1100 && code <= 1299 && code !== 1263)
-  );
+function isQueryErrCode(code: number): boolean {
+  // 1100–1299 includes the placeholder errors 1279/1280; 1263 is a stamp conflict, not a query error.
+  return code === 1500 || (code >= 1804 && code <= 1818) || (code >= 1100 && code <= 1299 && code !== 1263);
 }
 
 /** Normalises whatever 4D put in `__ERROR` (array, object, string; `errors`/`__ERRORS` aliases). */

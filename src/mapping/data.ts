@@ -27,7 +27,7 @@ export interface Connection<T> {
 }
 
 export interface DataAccessOptions {
-  /** Keys per DataLoader batch; default 100. */
+  /** Keys per upstream request of a loader; default 100. */
   maxBatchSize?: number;
   /** Largest `first` a list accepts; default 100. */
   maxPageSize?: number;
@@ -158,11 +158,7 @@ export class DataAccess {
     try {
       saved = (await this.client.update(def.table, id, expectedStamp, changes)) as LegacyRow;
     } catch (err) {
-      if (err instanceof LegacyStampConflictError) {
-        throw this.stale(def, id, expectedStamp, err.currentStamp, { __KEY: id, __STAMP: err.currentStamp ?? -1, ...err.currentValues } as LegacyRow);
-      }
-      if (err instanceof LegacyNotFoundError) throw new EntityNotFoundError(`${def.typename} ${JSON.stringify(id)} does not exist`);
-      throw err;
+      throw this.writeError(err, def, def.typename, id, expectedStamp);
     }
     return this.remember(def, saved);
   }
@@ -235,11 +231,7 @@ export class DataAccess {
       expectedStamp = stamp;
       saved = (await this.client.update(table, key, stamp, { [field]: encoded })) as LegacyRow;
     } catch (err) {
-      if (err instanceof LegacyStampConflictError) {
-        throw this.stale(def, key, expectedStamp ?? -1, err.currentStamp, { __KEY: key, __STAMP: err.currentStamp ?? -1, ...err.currentValues } as LegacyRow);
-      }
-      if (err instanceof LegacyNotFoundError) throw new EntityNotFoundError(`${table} ${JSON.stringify(key)} does not exist`);
-      throw err;
+      throw this.writeError(err, def, table, key, expectedStamp ?? -1);
     }
     if (Object.values(def.fields).every((f) => f.attribute in saved)) this.remember(def, saved);
     return { table, key, field, value: saved[field] ?? null, stamp: saved.__STAMP };
@@ -250,6 +242,15 @@ export class DataAccess {
     this.loaders.prime(def, model, { replace: true });
     this.loaders.clearLists();
     return model;
+  }
+
+  /** A failed write in GraphQL terms: a stale stamp with the current values, or a missing entity (`what` names it). */
+  private writeError(err: unknown, def: EntityDefinition, what: string, key: string, sent: number): unknown {
+    if (err instanceof LegacyStampConflictError) {
+      return this.stale(def, key, sent, err.currentStamp, { __KEY: key, __STAMP: err.currentStamp ?? -1, ...err.currentValues } as LegacyRow);
+    }
+    if (err instanceof LegacyNotFoundError) return new EntityNotFoundError(`${what} ${JSON.stringify(key)} does not exist`);
+    return err;
   }
 
   private stale(def: EntityDefinition, id: string, sent: number, currentStamp: number | undefined, current: LegacyRow): StaleStampError {

@@ -45,11 +45,6 @@ export function fourDError(errCode: number, message: string): FourDError {
   return { message, componentSignature: 'dbmg', errCode };
 }
 
-/** The body of an error response. */
-export function errorBody(errors: FourDError[]): { __ERROR: FourDError[] } {
-  return { __ERROR: errors };
-}
-
 /** An error that becomes an HTTP response with a 4D `__ERROR` body (plus optional extra properties). */
 export class RestError extends Error {
   override name = 'RestError';
