@@ -1,7 +1,7 @@
 /**
  * Per-request DataLoaders, one per (table, attribute), derived from the entity definitions.
- * Every lookup of one tick becomes one batched upstream request (`attr IN :1`), which the legacy
- * client splits into URL-safe chunks fetched in parallel.
+ * Every lookup of one tick becomes one batch, fetched as requests of `maxBatchSize` keys each
+ * (`attr IN :1`) in parallel; the legacy client splits a key list further if a URL would be too long.
  */
 import DataLoader from 'dataloader';
 import { findAttribute, findTable } from '../legacy/tables.js';
@@ -19,9 +19,8 @@ export function foldKey(value: unknown): string {
 }
 
 /** Loader keys are strings; numeric attributes need numbers in the filter. `undefined`: cannot match. */
-function toParam(def: EntityDefinition, attribute: string, key: string): string | number | undefined {
-  const type = findAttribute(findTable(def.table)!, attribute)?.type;
-  if (type === 'long' || type === 'number') {
+function toParam(numeric: boolean, key: string): string | number | undefined {
+  if (numeric) {
     const n = Number(key);
     return key.trim() !== '' && Number.isFinite(n) ? n : undefined;
   }
@@ -114,13 +113,18 @@ export class EntityLoaders {
   }
 
   private async fetch(def: EntityDefinition, attribute: string, keys: readonly string[]): Promise<LegacyRow[]> {
-    const params = keys.map((k) => toParam(def, attribute, k)).filter((p): p is string | number => p !== undefined);
+    const type = findAttribute(findTable(def.table)!, attribute)?.type;
+    const numeric = type === 'long' || type === 'number';
+    const params = keys.map((k) => toParam(numeric, k)).filter((p): p is string | number => p !== undefined);
     if (params.length === 0) return [];
     const chunks: (string | number)[][] = [];
     for (let i = 0; i < params.length; i += this.maxBatchSize) chunks.push(params.slice(i, i + this.maxBatchSize));
     const attributes = attributesOf(def);
     const results = await Promise.all(chunks.map((chunk) => this.source.fetchByKeys(def.table, attribute, chunk, { attributes })));
-    return results.flat();
+    // Keys that differ only in case or accents match the same rows (4D's text comparison); in
+    // different chunks they would bring a row twice.
+    const seen = new Set<string>();
+    return results.flat().filter((row) => !seen.has(row.__KEY) && Boolean(seen.add(row.__KEY)));
   }
 
   private decode<D extends EntityDefinition>(def: D, row: LegacyRow): EntityModel<D> | Error {
