@@ -36,14 +36,11 @@ interface Classified {
   extensions?: Record<string, unknown>;
 }
 
-const STAMP_CONFLICT = 1263;
-const NOT_FOUND_CODES = new Set([1542, 1800]);
-
 function classifyBulk(error: LegacyBulkUpdateError): Classified {
   const failures = error.failures.map((f) => ({ index: f.index, id: f.key, reason: f.reason, currentStamp: f.currentStamp }));
-  const code: ErrorCode = error.failures.some((f) => f.errCode === STAMP_CONFLICT)
+  const code: ErrorCode = error.failures.some((f) => f.kind === 'staleStamp')
     ? 'STALE_STAMP'
-    : error.failures.some((f) => f.errCode !== undefined && NOT_FOUND_CODES.has(f.errCode))
+    : error.failures.some((f) => f.kind === 'notFound')
       ? 'NOT_FOUND'
       : 'UPSTREAM_ERROR';
   const saved = error.atomic ? 'nothing was saved' : `${error.saved.length} item(s) were saved`;

@@ -19,6 +19,7 @@ import {
   LegacyValidationError,
   errorFromResponse,
   readErrorStack,
+  bulkFailureKind,
   type BulkUpdateFailure,
   type FourDErrorEntry,
 } from './errors.js';
@@ -738,7 +739,8 @@ export class LegacyClient {
     if (topStack?.length) {
       // The whole batch was rejected without per-element detail.
       const reason = summarize(topStack);
-      for (let i = 0; i < n; i++) failures.push({ index: i, key: value.body[i]!.__KEY, errCode: topStack[0]?.errCode, reason });
+      const kind = bulkFailureKind(topStack.map((e) => e.errCode));
+      for (let i = 0; i < n; i++) failures.push({ index: i, key: value.body[i]!.__KEY, kind, errCode: topStack[0]?.errCode, reason });
     } else {
       if (elements.length !== n) {
         throw new LegacyAPIDataError(`4D answered ${elements.length} entities for a batch of ${n} ${value.def.name} updates`, {
@@ -760,7 +762,8 @@ export class LegacyClient {
         if (atomic && anySpecific && !specific[i]) return;
         const element = elements[i];
         const currentStamp = isPlainObject(element) && typeof element.__STAMP === 'number' && fl.stack.some((e) => e.errCode === 1263) ? element.__STAMP : undefined;
-        failures.push({ index: i, key: value.body[i]!.__KEY, errCode: fl.stack[0]?.errCode, reason: summarize(fl.stack), currentStamp });
+        const kind = bulkFailureKind(fl.stack.map((e) => e.errCode));
+        failures.push({ index: i, key: value.body[i]!.__KEY, kind, errCode: fl.stack[0]?.errCode, reason: summarize(fl.stack), currentStamp });
       });
     }
     if (failures.length === 0 && saved.length === n) return saved;

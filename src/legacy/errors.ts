@@ -201,10 +201,22 @@ export interface BulkUpdateFailure {
   /** Position in the `items` array. */
   readonly index: number;
   readonly key: string;
+  /** What went wrong, so callers need not know 4D error codes. */
+  readonly kind: BulkFailureKind;
   readonly errCode?: number;
   readonly reason: string;
   /** Current stamp, when the failure is a stamp conflict and 4D sent it. */
   readonly currentStamp?: number;
+}
+
+/** `staleStamp`: the stamp changed (1263); `notFound`: no such entity (1542, 1800); `rejected`: anything else. */
+export type BulkFailureKind = 'staleStamp' | 'notFound' | 'rejected';
+
+/** Classifies a 4D error stack of one bulk-update element. */
+export function bulkFailureKind(codes: readonly (number | undefined)[]): BulkFailureKind {
+  if (codes.includes(STAMP_CONFLICT)) return 'staleStamp';
+  if (codes.some((c) => c !== undefined && NOT_FOUND_CODES.has(c))) return 'notFound';
+  return 'rejected';
 }
 
 /** A bulk update in which at least one element failed. */
@@ -245,6 +257,8 @@ export class LegacyValidationError extends LegacyAPIError {
 
 /** 4D errCodes meaning "not found". */
 const NOT_FOUND_CODES = new Set([1800, 1542, 1802]);
+/** 4D errCode of an optimistic-lock conflict. */
+const STAMP_CONFLICT = 1263;
 
 /** Whether a 4D errCode is a query/attribute/syntax error. */
 function isQueryErrCode(code: number): boolean {

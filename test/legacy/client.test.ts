@@ -357,7 +357,7 @@ describe('bulkUpdate', () => {
     const bulk = error as LegacyBulkUpdateError;
     expect(bulk.atomic).toBe(true);
     expect(bulk.failures.map((x) => x.key)).toEqual([rows[1]!.__KEY]);
-    expect(bulk.failures[0]).toMatchObject({ index: 1, errCode: 1263, currentStamp: rows[1]!.__STAMP });
+    expect(bulk.failures[0]).toMatchObject({ index: 1, kind: 'staleStamp', errCode: 1263, currentStamp: rows[1]!.__STAMP });
     expect(bulk.message).toContain(rows[1]!.__KEY);
     expect(bulk.message).toContain('nothing was saved');
     expect(rows.map((r) => fx.emulator.db.table('Artikel_Variante')!.get(r.__KEY))).toEqual(before);
@@ -375,6 +375,17 @@ describe('bulkUpdate', () => {
     expect(error.saved.map((r) => r.__KEY)).toEqual([rows[0]!.__KEY]);
     expect(fx.emulator.db.table('Artikel_Variante')!.get(rows[0]!.__KEY)!.Farbe).toBe('ok');
     expect(fx.emulator.db.table('Artikel_Variante')!.get(rows[1]!.__KEY)!.Farbe).toBe(rows[1]!.Farbe);
+  });
+
+  it('tells a missing entity apart from a stale stamp in a batch', async () => {
+    const rows = take(44, 1);
+    const items = [
+      { key: rows[0]!.__KEY, stamp: rows[0]!.__STAMP, changes: { Farbe: 'x' } },
+      { key: 'FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF', stamp: 1, changes: { Farbe: 'y' } },
+    ];
+    const error = (await rejection(fx.client.bulkUpdate('Artikel_Variante', items))) as LegacyBulkUpdateError;
+    expect(error).toBeInstanceOf(LegacyBulkUpdateError);
+    expect(error.failures).toEqual([expect.objectContaining({ index: 1, kind: 'notFound' })]);
   });
 
   it('validates every item before sending anything', async () => {
