@@ -991,6 +991,16 @@ function updateElement(
   return out;
 }
 
+/**
+ * Checks one value to write against the table catalog exactly as `update` will, without a request:
+ * for callers that must refuse bad input before anything else reaches the server.
+ * @throws LegacyValidationError for an unknown table or attribute, a system attribute or a wrong type
+ */
+export function validateChange(table: string, attribute: string, value: unknown): void {
+  const def = requireTable(table);
+  updateElement(def, '0'.repeat(32), 0, { [attribute]: value });
+}
+
 function encodeChange(table: TableDef, def: AttributeDef, value: unknown, prefix: string): unknown {
   const fail = (expected: string): never => {
     throw new LegacyValidationError(`${prefix}Bad value ${describe(value)} for ${table.name}.${def.name}: expected ${expected}`, { table: table.name });

@@ -6,6 +6,7 @@ export {
   createLegacyClient,
   defaultOrderBy,
   paramsJson,
+  validateChange,
   type LegacyEnvironment,
   type LegacyClientOptions,
   type Row,

@@ -3,7 +3,7 @@
  * all derived from the entity definitions. Resolvers call this; it calls the legacy client.
  */
 import { LegacyNotFoundError, LegacyStampConflictError } from '../legacy/errors.js';
-import type { LegacyClient, OrderBy } from '../legacy/index.js';
+import { validateChange, type LegacyClient, type OrderBy } from '../legacy/index.js';
 import { findTable } from '../legacy/tables.js';
 import { ENTITIES } from './entities.js';
 import { attributeOf, attributesOf, decodeRow, publicValues, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
@@ -220,6 +220,8 @@ export class DataAccess {
     } catch (err) {
       throw new InputError(`value for ${table}.${field}: ${(err as Error).message}`);
     }
+    // The type check the client makes on update, done now: nothing is read for a value it would refuse.
+    validateChange(table, field, encoded);
     let saved: LegacyRow;
     try {
       let stamp = expectedStamp;

@@ -10,7 +10,10 @@ export interface FieldCodec<T> {
   readonly attributeTypes: readonly AttributeType[];
   /** Wire value → model value. Throws on a value the ERP should never send. */
   decode(wire: unknown): T;
-  /** Model value → wire value for `$method=update`. */
+  /**
+   * Model value → wire value for `$method=update`. Plain types pass through: GraphQL input types and
+   * the legacy client's `validateChange` check them against the table catalog.
+   */
   encode(value: T): unknown;
 }
 
@@ -32,33 +35,25 @@ function textDecode(wire: unknown): string | null {
   throw new TypeError(`Expected text, got ${JSON.stringify(wire)}`);
 }
 
-/** Checks a value to write (GraphQL inputs are typed already; `setLegacyField` takes any JSON). */
-function checked<T>(what: string, ok: (v: unknown) => boolean) {
-  return (v: T): T => {
-    if (v !== null && !ok(v)) throw new TypeError(`Expected ${what}, got ${JSON.stringify(v)}`);
-    return v;
-  };
-}
-
 /** Text attribute (`string`); `null` stays `null`. */
 export const text: FieldCodec<string | null> = {
   attributeTypes: ['string'],
   decode: textDecode,
-  encode: checked('text', (v) => typeof v === 'string'),
+  encode: (v) => v,
 };
 
 /** Number attribute (`long` or `number`); `null` stays `null`. */
 export const number: FieldCodec<number | null> = {
   attributeTypes: ['long', 'number'],
   decode: decodeNumber,
-  encode: checked('a number', (v) => typeof v === 'number' && Number.isFinite(v)),
+  encode: (v) => v,
 };
 
 /** Boolean attribute; `null` stays `null`. */
 export const bool: FieldCodec<boolean | null> = {
   attributeTypes: ['bool'],
   decode: decodeBoolean,
-  encode: checked('true or false', (v) => typeof v === 'boolean'),
+  encode: (v) => v,
 };
 
 /** Date attribute: `D!M!YYYY` ⇄ ISO `YYYY-MM-DD`, `0!0!0` ⇄ `null`. */
@@ -114,7 +109,7 @@ export const object: FieldCodec<Record<string, unknown> | null> = {
     if (typeof wire === 'object' && !Array.isArray(wire)) return wire as Record<string, unknown>;
     throw new TypeError(`Expected an object, got ${JSON.stringify(wire)}`);
   },
-  encode: checked('an object', (v) => typeof v === 'object' && !Array.isArray(v)),
+  encode: (v) => v,
 };
 
 /** `__TIMESTAMP` decoder, lenient about the variants 4D versions send. */

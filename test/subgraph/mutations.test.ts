@@ -570,6 +570,13 @@ describe('setLegacyField', () => {
     expect(live('Artikel_Variante', p.__KEY)).toBe(p);
   });
 
+  it('refuses a fraction for an integer attribute before reading the record', async () => {
+    const k = row('Kunden', 12);
+    const result = await subgraph.execute(SET, { table: 'Kunden', key: k.__KEY, field: 'SkontoTage', value: 1.5 });
+    expectError(subgraph, result, 'BAD_USER_INPUT', 'SkontoTage');
+    expect(counters().requests).toBe(0);
+  });
+
   it('answers an unknown key with NOT_FOUND', async () => {
     for (const stamp of [undefined, 1]) {
       const result = await subgraph.execute(SET, { table: 'Artikel_Variante', key: 'FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF', field: 'Bezeichnung', value: 'x', stamp });
