@@ -27,6 +27,11 @@ export interface StoredSession {
 
 /** Storage for sessions, breaker state and locks. All methods resolve; none rejects on a store failure. */
 export interface SessionStore {
+  /**
+   * `true` when other processes can read what this store holds (Redis, a file): a session kept here
+   * outlives the process and must not be logged out at shutdown. `false` for the in-memory store.
+   */
+  readonly shared: boolean;
   get<T = StoredSession>(key: string): Promise<T | undefined>;
   /** Stores `value` for `ttlMs` milliseconds. */
   set<T = StoredSession>(key: string, value: T, ttlMs: number): Promise<void>;
@@ -90,6 +95,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 type RedisClient = ReturnType<typeof createClient>;
 
 class KeyvSessionStore implements SessionStore {
+  readonly shared: boolean;
   private readonly keyv: Keyv;
   private readonly local = new LocalLocks();
   private closed = false;
@@ -103,6 +109,7 @@ class KeyvSessionStore implements SessionStore {
       redis?: { adapter: KeyvRedis<unknown>; client: RedisClient };
     },
   ) {
+    this.shared = !!options.redis;
     if (options.redis) {
       options.redis.adapter.namespace = options.namespace;
       this.keyv = new Keyv({ store: options.redis.adapter, namespace: options.namespace, useKeyPrefix: false });
