@@ -50,6 +50,7 @@ export function buildProgram(): Command {
     .option('--user <user:password>', 'accepted credentials (repeatable; default wsz:wsz)', (raw: string, prev: string[] = []) => [...prev, raw])
     .option('--idle <seconds>', 'session inactivity expiry', numberOption('--idle', 'a number > 0', (n) => n > 0), 3600)
     .addOption(new Option('--version <v>', 'emulated 4D version').choices(['v18', 'v20', 'v21']).default('v20'))
+    .addOption(new Option('--licence-mode <mode>', 'who takes a licence: every session, guests included (legacy sessions, as the WSZ server), or only logged-in sessions').choices(['every-session', 'force-login']).default('every-session'))
     .addOption(new Option('--auth <mode>', 'whether data requests need an authenticated session').choices(['required', 'none']).default('required'))
     .option('--app-name <name>', 'application name (cookie 4DSID_<name>)', 'WSZ-DB')
     .option('--max-top <n>', 'cap on $top/$limit (default: none)', numberOption('--max-top', 'an integer ≥ 1', (n) => Number.isInteger(n) && n >= 1))
@@ -68,6 +69,7 @@ interface CliValues {
   idle: number;
   version: 'v18' | 'v20' | 'v21';
   auth: 'required' | 'none';
+  licenceMode: 'every-session' | 'force-login';
   appName: string;
   maxTop?: number;
   log: boolean;
@@ -98,6 +100,7 @@ export function parseCliArgs(argv: readonly string[], program: Command = buildPr
     sessionIdleSeconds: v.idle,
     version: v.version,
     auth: v.auth,
+    licenceMode: v.licenceMode,
     appName: v.appName,
     maxTop: v.maxTop,
     logger: v.log ? pino({ base: undefined }) : undefined,
@@ -110,7 +113,7 @@ export function startupLine(emulator: Emulator, options: EmulatorOptions): strin
   const users = Object.keys(options.users ?? { wsz: '' }).join(',');
   return (
     `4D REST emulator (${options.version ?? 'v20'}, ${options.appName ?? 'WSZ-DB'}) listening on ${emulator.url}/rest/ | ` +
-    `rows: ${rows} | users: ${users} | licences: ${options.sessions ?? 10} | auth: ${options.auth ?? 'required'}`
+    `rows: ${rows} | users: ${users} | licences: ${options.sessions ?? 10} (${options.licenceMode ?? 'every-session'}) | auth: ${options.auth ?? 'required'}`
   );
 }
 

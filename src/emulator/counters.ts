@@ -11,6 +11,7 @@ export function createCounters(tableNames: readonly string[]): EmulatorCounters 
     logins: 0,
     failedLogins: 0,
     sessionsOpened: 0,
+    logouts: 0,
     rejected401: 0,
     rejected402: 0,
     updates: 0,
@@ -26,6 +27,7 @@ export function resetCounters(counters: EmulatorCounters, tableNames: readonly s
   counters.logins = 0;
   counters.failedLogins = 0;
   counters.sessionsOpened = 0;
+  counters.logouts = 0;
   counters.rejected401 = 0;
   counters.rejected402 = 0;
   counters.updates = 0;

@@ -29,6 +29,7 @@
  * Counters: `requests`/`byRoute`/`byTable` count every request received, faulted ones included
  * (`byTable` only data routes of existing dataclasses); `logins` counts successful authentications
  * (login or Basic); `sessionsOpened` counts new session cookies issued (guest sessions included);
+ * `logouts` counts sessions ended by `$directory/logout`;
  * `rejected401`/`rejected402` count every 401/402 answer (failed logins included); `updates` counts
  * entities created or modified; `faultsInjected` counts consumed faults. `requestLog[].path` is the
  * request target as sent (path and query string).
@@ -49,8 +50,15 @@ export interface EmulatorOptions {
   seed?: number;
   /** Serve this database instead of generating one. */
   database?: EmulatorDatabase;
-  /** Licence pool size: authenticated sessions at once; default 10. */
+  /** Licence pool size: licensed sessions at once; default 10. */
   sessions?: number;
+  /**
+   * Who takes a licence (protocol reference §5.3/§5.4). `'every-session'` (default, as the WSZ
+   * server's legacy sessions do): every session, including the guest session opened for a request
+   * without a live cookie; on a full pool such a request gets 402 and no session. `'force-login'`:
+   * guests are free, authenticating takes the licence.
+   */
+  licenceMode?: 'every-session' | 'force-login';
   /** Accepted credentials, user → password; default `{ wsz: 'wsz' }`. */
   users?: Record<string, string>;
   /** `'required'` (default): data requests and `$info` need an authenticated session. `'none'`: guests are served. */
@@ -84,6 +92,8 @@ export interface EmulatorCounters {
   logins: number;
   failedLogins: number;
   sessionsOpened: number;
+  /** Sessions ended by `$directory/logout`. */
+  logouts: number;
   rejected401: number;
   rejected402: number;
   updates: number;
@@ -122,7 +132,7 @@ export interface Emulator {
   setSessionLimit(n: number): void;
   /** Ends every session (frees all licences), as a server restart would. */
   expireAllSessions(): void;
-  /** Sessions currently holding a licence. */
+  /** Sessions currently holding a licence (in `every-session` mode: every live session, guests included). */
   activeSessions(): number;
   /** Stops listening and destroys open (keep-alive and hung) connections. */
   close(): Promise<void>;

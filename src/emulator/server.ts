@@ -82,6 +82,9 @@ function validateOptions(o: EmulatorOptions): void {
   if (o.version !== undefined && !['v18', 'v20', 'v21'].includes(o.version)) {
     throw new TypeError(`EmulatorOptions.version must be 'v18', 'v20' or 'v21', got ${JSON.stringify(o.version)}`);
   }
+  if (o.licenceMode !== undefined && o.licenceMode !== 'every-session' && o.licenceMode !== 'force-login') {
+    throw new TypeError(`EmulatorOptions.licenceMode must be 'every-session' or 'force-login', got ${JSON.stringify(o.licenceMode)}`);
+  }
   if (o.auth !== undefined && o.auth !== 'required' && o.auth !== 'none') {
     throw new TypeError(`EmulatorOptions.auth must be 'required' or 'none', got ${JSON.stringify(o.auth)}`);
   }
@@ -150,6 +153,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const entitySets = new EntitySetCache(now);
   const sessions = new SessionManager({
     poolSize: options.sessions ?? 10,
+    licenceMode: options.licenceMode ?? 'every-session',
     idleSeconds: options.sessionIdleSeconds ?? 3600,
     appName,
     users: options.users ?? { wsz: 'wsz' },
@@ -190,9 +194,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   // ------------------------------------------------------------------------------------------
   // Session layer
 
+  /** The request's session, opening a guest one (which may need a licence: 402 when none is left). */
   const ensureSession = (st: RequestState): Session => {
     if (!st.session) {
-      st.session = sessions.open();
+      const opened = sessions.open();
+      if (!opened) throw RestError.of(402, ErrCode.maxSessions, 'Maximum number of sessions reached');
+      st.session = opened;
       counters.sessionsOpened++;
       st.setCookies = sessions.setCookies(st.session);
     }
@@ -256,6 +263,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') throw methodNotAllowed('GET, POST', ErrCode.methodNotApplicable, '$directory/logout expects GET');
       if (!st.session) return { result: false };
       sessions.end(st.session);
+      counters.logouts++;
       st.session = undefined;
       return { result: true };
     }

@@ -2,16 +2,22 @@
  * The emulator's session and licence model (protocol reference §5).
  *
  * - Every REST request that arrives without a valid session cookie opens a *guest* session and gets
- *   both cookies (`WASID4D` and `4DSID_<appName>`, two different 32-hex values). Guest sessions cost
- *   no licence.
- * - *Authenticating* a session (`$directory/login` or HTTP Basic) takes one licence from the pool;
- *   when the pool is full the request fails with HTTP 402 / errCode 1823.
+ *   both cookies (`WASID4D` and `4DSID_<appName>`, two different 32-hex values).
+ * - Licences (§5.3/§5.4), by {@link LicenceMode}: in `every-session` mode (legacy `WASID4D` sessions,
+ *   as the WSZ server runs them; the default) EVERY session takes a licence when it opens, guests
+ *   included, and a request that would open one on a full pool fails with HTTP 402 / errCode 1823
+ *   and gets no session; authenticating a session then costs nothing more. In `force-login` mode
+ *   guests are free and *authenticating* a session (`$directory/login` or HTTP Basic) takes the
+ *   licence (402 when the pool is full).
  * - A session expires after `idleSeconds` without a request (checked lazily against the injectable
  *   clock); expiry, logout and {@link SessionManager.expireAll} free the licence. An expired cookie is
  *   treated exactly like an unknown one, so the next request silently gets a fresh guest session.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { formatSetCookie, parseCookies } from './http/cookies.js';
+
+/** Who pays a licence: every session (legacy sessions, default) or only authenticated ones. */
+export type LicenceMode = 'every-session' | 'force-login';
 
 /** One emulated 4D session. */
 export interface Session {
@@ -20,6 +26,8 @@ export interface Session {
   /** Value of the `4DSID_<appName>` cookie. */
   readonly sid: string;
   authenticated: boolean;
+  /** Holds one licence of the pool (until it expires or logs out). */
+  licensed: boolean;
   userName: string | null;
   readonly createdAt: number;
   lastSeen: number;
@@ -28,8 +36,10 @@ export interface Session {
 }
 
 export interface SessionManagerOptions {
-  /** Licence pool size (authenticated sessions at once). */
+  /** Licence pool size (licensed sessions at once). */
   poolSize: number;
+  /** Which sessions take a licence. */
+  licenceMode: LicenceMode;
   /** Default inactivity timeout in seconds. */
   idleSeconds: number;
   /** Name used in the `4DSID_<appName>` cookie. */
@@ -47,7 +57,7 @@ export interface SessionLookup {
   conflict: boolean;
 }
 
-/** Guest sessions kept at most; the oldest are dropped beyond this (they hold no licence). */
+/** Unlicensed guest sessions kept at most (`force-login` mode); the oldest are dropped beyond this. */
 const MAX_GUEST_SESSIONS = 10_000;
 const SWEEP_INTERVAL_MS = 10_000;
 
@@ -89,13 +99,19 @@ export class SessionManager {
     return { session: a ?? b, conflict: false };
   }
 
-  /** Opens a guest session (no licence). */
-  open(): Session {
+  /**
+   * Opens a guest session; in `every-session` mode it takes a licence, and `undefined` means the
+   * pool is full (no session was opened).
+   */
+  open(): Session | undefined {
+    const licensed = this.opts.licenceMode === 'every-session';
+    if (licensed && this.activeCount() >= this.poolSize) return undefined;
     const now = this.opts.now();
     const session: Session = {
       wasid: newId(),
       sid: newId(),
       authenticated: false,
+      licensed,
       userName: null,
       createdAt: now,
       lastSeen: now,
@@ -121,10 +137,11 @@ export class SessionManager {
    * Returns `false` when the licence pool is full (the session stays a guest).
    */
   authenticate(session: Session, user: string, lifetimeSeconds?: number): boolean {
-    if (!session.authenticated) {
+    if (!session.licensed) {
       if (this.activeCount() >= this.poolSize) return false;
-      session.authenticated = true;
+      session.licensed = true;
     }
+    session.authenticated = true;
     session.userName = user;
     if (lifetimeSeconds !== undefined) session.lifetimeSeconds = lifetimeSeconds;
     session.lastSeen = this.opts.now();
@@ -136,6 +153,7 @@ export class SessionManager {
     this.byWasid.delete(session.wasid);
     this.bySid.delete(session.sid);
     session.authenticated = false;
+    session.licensed = false;
   }
 
   /** Marks activity on a session (restarts its inactivity countdown). */
@@ -151,11 +169,11 @@ export class SessionManager {
     ];
   }
 
-  /** Number of sessions holding a licence (authenticated and not expired). */
+  /** Number of sessions holding a licence (not expired). */
   activeCount(): number {
     this.sweep();
     let n = 0;
-    for (const s of this.byWasid.values()) if (s.authenticated) n++;
+    for (const s of this.byWasid.values()) if (s.licensed) n++;
     return n;
   }
 
@@ -203,7 +221,7 @@ export class SessionManager {
 
   private dropOldestGuest(): void {
     for (const s of this.byWasid.values()) {
-      if (!s.authenticated) {
+      if (!s.licensed) {
         this.end(s);
         return;
       }

@@ -11,15 +11,15 @@ function parse(argv: string[]): ReturnType<typeof parseCliArgs> {
 describe('emulator command line', () => {
   it('maps every option to EmulatorOptions', () => {
     const o = parse(['--port', '8091', '--scale', '0.1', '--latency', '20', '--jitter', '5', '--sessions', '3', '--seed', '7',
-      '--user', 'wsz:wsz', '--user', 'anna:ge:heim', '--idle', '120', '--version', 'v21', '--auth', 'none', '--app-name', 'ERP', '--max-top', '500']);
+      '--user', 'wsz:wsz', '--user', 'anna:ge:heim', '--idle', '120', '--version', 'v21', '--auth', 'none', '--app-name', 'ERP', '--max-top', '500', '--licence-mode', 'force-login']);
     expect(o).toMatchObject({
       port: 8091, scale: 0.1, latencyMs: 20, jitterMs: 5, sessions: 3, seed: 7, users: { wsz: 'wsz', anna: 'ge:heim' },
-      sessionIdleSeconds: 120, version: 'v21', auth: 'none', appName: 'ERP', maxTop: 500, host: '127.0.0.1',
+      sessionIdleSeconds: 120, version: 'v21', auth: 'none', appName: 'ERP', maxTop: 500, host: '127.0.0.1', licenceMode: 'force-login',
     });
   });
 
   it('defaults to port 8090, the demo scale, 10 licences and the wsz user', () => {
-    expect(parse([])).toMatchObject({ port: 8090, scale: 0.01, sessions: 10, seed: 42, users: { wsz: 'wsz' }, version: 'v20', auth: 'required' });
+    expect(parse([])).toMatchObject({ port: 8090, scale: 0.01, sessions: 10, seed: 42, users: { wsz: 'wsz' }, version: 'v20', auth: 'required', licenceMode: 'every-session' });
   });
 
   it.each([
@@ -30,6 +30,7 @@ describe('emulator command line', () => {
     [['--latency', '-1'], '--latency must be a number ≥ 0, got "-1"'],
     [['--idle', '0'], '--idle must be a number > 0, got "0"'],
     [['--version', 'v19'], 'v18, v20, v21'],
+    [['--licence-mode', 'free'], 'every-session, force-login'],
   ])('rejects %j with a message naming the option and the value', (argv, message) => {
     expect(() => parse(argv)).toThrow(message);
   });

@@ -314,7 +314,8 @@ describe('planner in the read route', () => {
   }
 
   beforeAll(async () => {
-    emu = await startTestEmulator({ database: db, auth: 'none' });
+    // Cookie-less requests on purpose (the planner is under test): guests must not use up licences.
+    emu = await startTestEmulator({ database: db, auth: 'none', licenceMode: 'force-login' });
     // An entity set of the whole table: filtering it goes through the plain scan of its rows.
     const res = await emu.rest<{ __ENTITYSET: string }>('/rest/Artikel_Variante?$method=entityset&$top=0');
     setUri = res.body.__ENTITYSET;

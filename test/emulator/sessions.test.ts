@@ -1,7 +1,8 @@
 /**
  * The emulator's session and licence model (protocol reference §5): cookies, `$directory/login`,
  * HTTP Basic, the licence pool and 402, guest sessions, inactivity expiry, duplicate cookies,
- * logout, and counters.
+ * logout, and counters. Every test runs in both licence modes: `every-session` (the WSZ server's
+ * legacy sessions: guests take a licence too) and `force-login` (guests are free).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EmulatorOptions } from '../../src/emulator/index.js';
@@ -12,8 +13,13 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((t) => t.close()));
 });
 
+type LicenceMode = NonNullable<EmulatorOptions['licenceMode']>;
+
+describe.each<LicenceMode>(['every-session', 'force-login'])('licence mode %s', (mode) => {
+const everySession = mode === 'every-session';
+
 async function emulator(opts: EmulatorOptions = {}): Promise<TestEmulator> {
-  const t = await startTestEmulator(opts);
+  const t = await startTestEmulator({ licenceMode: mode, ...opts });
   started.push(t);
   return t;
 }
@@ -69,7 +75,8 @@ describe('logging in', () => {
     expect(basic.status).toBe(401);
     expect((basic.body as { __ERROR: Array<{ errCode: number }> }).__ERROR[0].errCode).toBe(1822);
     expect(t.emulator.counters).toMatchObject({ failedLogins: 2, logins: 0, rejected401: 2 });
-    expect(t.emulator.activeSessions()).toBe(0);
+    // Each cookie-less request opened a guest session; with legacy sessions each holds a licence.
+    expect(t.emulator.activeSessions()).toBe(everySession ? 2 : 0);
   });
 
   it('accepts any configured user and refuses unknown users', async () => {
@@ -109,7 +116,32 @@ describe('licences', () => {
     expect(t.emulator.activeSessions()).toBe(2);
   });
 
-  it('opens guest sessions without taking a licence', async () => {
+  it(
+    everySession
+      ? 'gives every cookie-less request a licensed guest session, and a full pool a 402 without a cookie'
+      : 'opens guest sessions without taking a licence',
+    async () => {
+      if (everySession) {
+    const t = await emulator({ sessions: 2 });
+    const a = await t.rest('/rest/$catalog');
+    const b = await t.rest('/rest/Kunden');
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(401);
+    expect(b.setCookies).toHaveLength(2);
+    expect(t.emulator.activeSessions()).toBe(2);
+    const full = await t.rest('/rest/$catalog');
+    expect(full.status).toBe(402);
+    expect(full.setCookies).toEqual([]);
+    expect((full.body as { __ERROR: Array<{ errCode: number }> }).__ERROR[0].errCode).toBe(1823);
+    // A cookie-less login needs a session too: refused while the guests hold the pool.
+    expect((await t.rest('/rest/$directory/login', LOGIN)).status).toBe(402);
+    // Logging in on a guest's cookie upgrades it on the licence it already holds.
+    expect((await t.rest('/rest/$directory/login', { ...LOGIN, cookie: b.cookieHeader })).status).toBe(200);
+    // Logging out a guest frees its licence.
+    expect((await t.rest('/rest/$directory/logout', { cookie: a.cookieHeader })).body).toEqual({ result: true });
+    expect(t.emulator.activeSessions()).toBe(1);
+    expect(t.emulator.counters).toMatchObject({ sessionsOpened: 2, logins: 1, logouts: 1, rejected402: 2 });
+      } else {
     const t = await emulator({ sessions: 1 });
     for (let i = 0; i < 20; i++) {
       const res = await t.rest('/rest/$catalog');
@@ -119,7 +151,9 @@ describe('licences', () => {
     expect(t.emulator.counters.sessionsOpened).toBe(20);
     expect(t.emulator.activeSessions()).toBe(0);
     expect((await t.rest('/rest/$directory/login', LOGIN)).status).toBe(200);
-  });
+      }
+    },
+  );
 
   it('upgrades the guest session of the cookie sent instead of opening a new one', async () => {
     const t = await emulator({ sessions: 1 });
@@ -142,7 +176,9 @@ describe('licences', () => {
     expect(t.emulator.activeSessions()).toBe(0);
     const after = await t.rest('/rest/Formen', { cookie });
     expect(after.status).toBe(401);
-    expect((await t.rest('/rest/$directory/login', LOGIN)).status).toBe(200);
+    // With legacy sessions the guest 4D opened for that request holds the only licence.
+    expect((await t.rest('/rest/$directory/login', LOGIN)).status).toBe(everySession ? 402 : 200);
+    if (everySession) expect((await t.rest('/rest/$directory/login', { ...LOGIN, cookie: after.cookieHeader })).status).toBe(200);
     expect((await t.rest('/rest/$directory/logout')).body).toEqual({ result: false });
   });
 
@@ -223,11 +259,12 @@ describe('session lookup and expiry', () => {
     expect(t.emulator.counters.rejected401).toBe(1);
   });
 
-  it("serves guests everything with auth 'none', without taking licences", async () => {
-    const t = await emulator({ auth: 'none', sessions: 0 });
+  it("serves guests everything with auth 'none'", async () => {
+    const t = await emulator({ auth: 'none', sessions: everySession ? 2 : 0 });
     expect((await t.rest('/rest/Kunden?$top=1')).status).toBe(200);
     expect((await t.rest('/rest/$info')).status).toBe(200);
-    expect(t.emulator.activeSessions()).toBe(0);
+    // Legacy sessions: each cookie-less request took a licence; force-login guests take none.
+    expect(t.emulator.activeSessions()).toBe(everySession ? 2 : 0);
   });
 });
 
@@ -271,4 +308,5 @@ describe('counters and logs', () => {
     expect(text).not.toContain(login.cookies.WASID4D);
     expect(text).not.toContain(login.cookies['4DSID_WSZ-DB']);
   });
+});
 });
