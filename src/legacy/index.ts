@@ -51,6 +51,7 @@ export {
 } from './filter.js';
 export { createSessionStore, type SessionStore, type SessionStoreOptions, type StoredSession } from './session-store.js';
 export type { SessionState, SessionCredentials } from './sessions.js';
+export { createFileSessionStore, defaultSessionFilePath, type FileSessionStoreOptions } from './file-session-store.js';
 export { buildQuery, encodeQueryValue, type UpstreamRequestEvent, type UpstreamRoute } from './http.js';
 export * from './codecs.js';
 export * from './tables.js';
