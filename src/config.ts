@@ -47,6 +47,8 @@ export interface AppConfig {
   readonly storeNamespace: string;
   /** Largest `first` of a list query; `MAX_PAGE_SIZE`, default 100. */
   readonly maxPageSize: number;
+  /** On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are closed; `SHUTDOWN_GRACE_MS`, default 10000. */
+  readonly shutdownGraceMs: number;
   /** Keys per upstream request of a loader (a tick's keys are split into such requests, fetched in parallel); `MAX_BATCH_SIZE`, default 100. */
   readonly maxBatchSize: number;
   /** The legacy client settings (the old WSZ_api settings block). */
@@ -73,7 +75,70 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const SECRET_KEYS = /password/i;
+/** Names of settings and keys whose values are secrets (never shown in a message). */
+const SECRET_KEYS = /pass|pwd|secret|token|credential|private|api[-_]?key/i;
+
+/** Hides the user-info part of anything URL-like (`http://u:secret@erp`), even in a malformed URL. */
+function hideUrlCredentials(text: string): string {
+  // Greedy up to the last `@` of a whitespace-free run: a password may itself contain `/` or `@`.
+  return text.replace(/([a-z][a-z0-9+.-]*:)?\/\/[^\s"]*@/gi, (_m, scheme: string | undefined) => `${scheme ?? ''}//(credentials hidden)@`);
+}
+
+/** A value as a message may show it: secret keys hidden, URL credentials hidden, at most 200 characters. */
+function showValue(value: unknown): string {
+  const masked = JSON.stringify(value, (key, v: unknown) =>
+    key !== '' && SECRET_KEYS.test(key) ? '(hidden)' : typeof v === 'string' ? hideUrlCredentials(v) : v,
+  );
+  if (masked === undefined) return String(value);
+  return masked.length > 200 ? `${masked.slice(0, 200)}…` : masked;
+}
+
+/**
+ * Every secret value this environment (and its config file) holds: passwords, any setting whose
+ * name looks secret, the passwords inside URLs. Used to mask messages as a last line of defence.
+ */
+function secretValues(env: Env): string[] {
+  const found = new Set<string>();
+  const addUrl = (text: string) => {
+    const userInfo = /\/\/([^\s"]*)@/.exec(text)?.[1];
+    if (userInfo) {
+      found.add(userInfo);
+      const colon = userInfo.indexOf(':');
+      if (colon >= 0) found.add(userInfo.slice(colon + 1));
+    }
+  };
+  for (const [name, value] of Object.entries(env)) {
+    if (!value) continue;
+    if (SECRET_KEYS.test(name)) found.add(value);
+    if (value.includes('//')) addUrl(value);
+  }
+  if (env.WSZ_CONFIG_FILE) {
+    let text = '';
+    try {
+      text = readFileSync(env.WSZ_CONFIG_FILE, 'utf8');
+    } catch {
+      // Unreadable: it can hold no secret that a message could show.
+    }
+    // From the raw text, so a file that is not valid JSON is covered too.
+    for (const m of text.matchAll(/"([^"\\]*)"\s*:\s*"((?:[^"\\]|\\.)*)"/g)) {
+      if (SECRET_KEYS.test(m[1])) found.add(m[2]);
+      if (m[2].includes('//')) addUrl(m[2]);
+    }
+  }
+  // Very short values would mask ordinary words; the structured masking above covers those.
+  return [...found].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Masks every secret of the configuration (`env`, default `process.env`, and its config file) in
+ * `text`: URL credentials and the literal values of passwords and secret-looking settings.
+ * For anything printed about the configuration or a failed start.
+ */
+export function maskSecrets(text: string, env: Env = process.env): string {
+  let out = hideUrlCredentials(text);
+  for (const secret of secretValues(env)) out = out.split(secret).join('(hidden)');
+  return out;
+}
 
 const environmentSchema = z.strictObject({
   baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
@@ -115,10 +180,16 @@ function numberSetting(env: Env, name: string, fallback: number, min: number, ma
 }
 
 function describeIssue(prefix: string, issue: z.core.$ZodIssue, input: unknown): string {
-  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    // Never the surrounding object: it holds the password next to the mistyped key.
+    const allowed =
+      issue.path.length === 0 ? Object.keys(fileSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
+    return `${path}: unknown setting ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}`;
+  }
   let value: unknown = input;
   for (const p of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p as PropertyKey];
-  const shown = issue.path.some((p) => SECRET_KEYS.test(String(p))) ? '(hidden)' : JSON.stringify(value);
+  const shown = issue.path.some((p) => SECRET_KEYS.test(String(p))) ? '(hidden)' : showValue(value);
   return `${path}: ${issue.message}, got ${shown}`;
 }
 
@@ -133,7 +204,11 @@ function readConfigFile(path: string): z.infer<typeof fileSchema> {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`WSZ_CONFIG_FILE ${JSON.stringify(path)} is not valid JSON: ${(err as Error).message}`);
+    // V8's message may quote the text around the error (a password, say): report the place only.
+    const position = Number(/at position (\d+)/.exec((err as Error).message)?.[1]);
+    const before = Number.isInteger(position) ? text.slice(0, position).split('\n') : undefined;
+    const where = before ? ` at line ${before.length}, column ${before.at(-1)!.length + 1}` : '';
+    throw new ConfigError(`WSZ_CONFIG_FILE ${JSON.stringify(path)} is not valid JSON${where}`);
   }
   const parsed = fileSchema.safeParse(json);
   if (!parsed.success) {
@@ -155,9 +230,18 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * Builds and validates the configuration from `env` (default `process.env`).
- * @throws ConfigError naming the first bad setting and its value.
+ * @throws ConfigError naming the first bad setting and its value, with every secret masked.
  */
 export function loadConfig(env: Env = process.env): AppConfig {
+  try {
+    return buildConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(maskSecrets(err.message, env));
+    throw err;
+  }
+}
+
+function buildConfig(env: Env): AppConfig {
   const file = env.WSZ_CONFIG_FILE ? readConfigFile(env.WSZ_CONFIG_FILE) : {};
   const environments: Record<string, EnvironmentConfig> = { ...(file.environments ?? {}) };
 
@@ -179,7 +263,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         { baseUrl: 'LEGACY_API_URL', username: 'LEGACY_API_USERNAME', password: 'LEGACY_API_PASSWORD', auth: 'LEGACY_API_AUTH' }[
           String(issue.path[0])
         ] ?? String(issue.path[0]);
-      const shown = setting === 'LEGACY_API_PASSWORD' ? '(hidden)' : JSON.stringify(candidate[issue.path[0] as keyof typeof candidate]);
+      const shown = setting === 'LEGACY_API_PASSWORD' ? '(hidden)' : showValue(candidate[issue.path[0] as keyof typeof candidate]);
       throw new ConfigError(`${setting}: ${issue.message}, got ${shown}`);
     }
     environments[name] = parsed.data;
@@ -220,7 +304,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   let redisUrl: string | undefined;
   if (env.REDIS_URL) {
     if (!/^rediss?:\/\/[^\s]+$/.test(env.REDIS_URL)) {
-      throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(env.REDIS_URL.replace(/\/\/[^@/]*@/, '//(credentials hidden)@'))}`);
+      throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got ${showValue(env.REDIS_URL)}`);
     }
     redisUrl = env.REDIS_URL;
   }
@@ -233,6 +317,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redisUrl,
     storeNamespace: env.STORE_NAMESPACE || 'wsz',
     maxPageSize: intSetting(env, 'MAX_PAGE_SIZE', 100, 1, 10_000),
+    shutdownGraceMs: intSetting(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     maxBatchSize: intSetting(env, 'MAX_BATCH_SIZE', 100, 1, 10_000),
     legacy: {
       environments,
