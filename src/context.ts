@@ -7,7 +7,7 @@ import { DataAccess, type DataSource } from './mapping/data.js';
 
 export interface Context {
   readonly data: DataAccess;
-  /** Whether an upstream session can be had (the `/ready` check). */
+  /** Whether an upstream session can likely be had, from the upstream state `/ready` reports (no upstream request). */
   readonly upstreamReady: () => Promise<boolean>;
   readonly logger: Logger;
 }

@@ -1,10 +1,14 @@
 /**
  * The one place where failures become GraphQL errors with an `extensions.code`. Resolvers throw
  * (or loaders reject with) domain and legacy-client errors; this turns them into client-safe
- * errors: no stack trace, no upstream URL, no cookie.
+ * errors: no stack trace, no upstream URL, no cookie. Every error carries an `extensions.errorId`
+ * that is also in the log line for it; in production, upstream paths and 4D's own error texts
+ * stay in that log line and never reach the client.
  */
+import { randomUUID } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
+import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { BREAK, GraphQLError, Kind, parse, visit, type GraphQLFormattedError } from 'graphql';
 import {
@@ -28,6 +32,8 @@ export type ErrorCode =
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_SESSION_LIMIT'
   | 'UPSTREAM_ERROR'
+  /** The operation's estimated upstream requests or rows exceed `MAX_QUERY_REQUESTS` / `MAX_QUERY_ROWS` (src/limits/). */
+  | 'QUERY_TOO_COSTLY'
   | 'INTERNAL_SERVER_ERROR';
 
 interface Classified {
@@ -36,8 +42,16 @@ interface Classified {
   extensions?: Record<string, unknown>;
 }
 
-function classifyBulk(error: LegacyBulkUpdateError): Classified {
-  const failures = error.failures.map((f) => ({ index: f.index, id: f.key, reason: f.reason, currentStamp: f.currentStamp }));
+/** What a bulk failure's `reason` says in production: the kind, never 4D's own text. */
+const BULK_REASON = { staleStamp: 'the stamp is not current', notFound: 'no such record', rejected: 'the legacy ERP rejected the change' } as const;
+
+function classifyBulk(error: LegacyBulkUpdateError, production: boolean): Classified {
+  const failures = error.failures.map((f) => ({
+    index: f.index,
+    id: f.key,
+    reason: production ? BULK_REASON[f.kind] : f.reason,
+    currentStamp: f.currentStamp,
+  }));
   const code: ErrorCode = error.failures.some((f) => f.kind === 'staleStamp')
     ? 'STALE_STAMP'
     : error.failures.some((f) => f.kind === 'notFound')
@@ -47,17 +61,28 @@ function classifyBulk(error: LegacyBulkUpdateError): Classified {
   return { code, message: `${error.failures.length} item(s) failed, ${saved}`, extensions: { failures } };
 }
 
-/** Maps an error thrown below the resolvers to a code and a client-safe message. */
-function classify(error: unknown): Classified {
+/**
+ * Maps an error thrown below the resolvers to a code and a client-safe message. With `production`
+ * the messages of upstream errors are fixed texts: the client's own message (with the upstream
+ * path and 4D's error text) goes to the log only.
+ */
+function classify(error: unknown, production = false): Classified {
   if (error instanceof StaleStampError) {
     return { code: 'STALE_STAMP', message: error.message, extensions: { currentStamp: error.currentStamp, currentValues: error.currentValues } };
   }
   if (error instanceof LegacyStampConflictError) {
-    return { code: 'STALE_STAMP', message: error.message, extensions: { currentStamp: error.currentStamp } };
+    const message = production
+      ? `The record was changed by someone else (current stamp ${error.currentStamp ?? 'unknown'}); nothing was saved`
+      : error.message;
+    return { code: 'STALE_STAMP', message, extensions: { currentStamp: error.currentStamp } };
   }
-  if (error instanceof LegacyBulkUpdateError) return classifyBulk(error);
+  if (error instanceof LegacyBulkUpdateError) return classifyBulk(error, production);
   if (error instanceof InputError || error instanceof LegacyValidationError) return { code: 'BAD_USER_INPUT', message: error.message };
-  if (error instanceof EntityNotFoundError || error instanceof LegacyNotFoundError) return { code: 'NOT_FOUND', message: error.message };
+  if (error instanceof EntityNotFoundError) return { code: 'NOT_FOUND', message: error.message };
+  if (error instanceof LegacyNotFoundError) {
+    const message = !production ? error.message : error.key ? `No record with key ${JSON.stringify(error.key)} exists` : 'The record does not exist';
+    return { code: 'NOT_FOUND', message };
+  }
   if (error instanceof LegacySessionLimitError) {
     return {
       code: 'UPSTREAM_SESSION_LIMIT',
@@ -67,9 +92,39 @@ function classify(error: unknown): Classified {
   }
   if (error instanceof LegacyAPIConnectionError) return { code: 'UPSTREAM_UNAVAILABLE', message: 'The legacy ERP is unavailable' };
   if (error instanceof LegacyAPIAuthenticationError) return { code: 'UPSTREAM_UNAVAILABLE', message: 'The legacy ERP refused our credentials' };
-  if (error instanceof LegacyAPIError) return { code: 'UPSTREAM_ERROR', message: error.message };
-  if (error instanceof EntityDecodeError) return { code: 'UPSTREAM_ERROR', message: error.message };
+  if (error instanceof LegacyAPIError) {
+    return { code: 'UPSTREAM_ERROR', message: production ? 'The legacy ERP could not process this request' : error.message };
+  }
+  if (error instanceof EntityDecodeError) {
+    return { code: 'UPSTREAM_ERROR', message: production ? 'A value stored in the legacy ERP cannot be read for this field' : error.message };
+  }
   return { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' };
+}
+
+/**
+ * Texts that reveal the upstream: a `/rest/` path, a URL, 4D's own error wording. A production
+ * message matching this is replaced by the code's generic text (a second line of defence for
+ * error classes added later).
+ */
+const UPSTREAM_DETAIL = /\/rest\b|\$(filter|orderby|method|directory)|[a-z][a-z0-9+.-]*:\/\/|\b4D (rejected|answered|refused|errCode|login)|__ERROR|errCode/i;
+
+const GENERIC_MESSAGE: Record<string, string> = {
+  UPSTREAM_ERROR: 'The legacy ERP could not process this request',
+  UPSTREAM_UNAVAILABLE: 'The legacy ERP is unavailable',
+  UPSTREAM_SESSION_LIMIT: 'The legacy ERP has no free session licence; try again later',
+  NOT_FOUND: 'The record does not exist',
+  STALE_STAMP: 'The record was changed by someone else; nothing was saved',
+  BAD_USER_INPUT: 'Invalid input',
+};
+
+/** Whether a code is the server's problem (logged as a warning or error, with the original error). */
+function isServerSide(code: string): boolean {
+  return code === 'INTERNAL_SERVER_ERROR' || code.startsWith('UPSTREAM_');
+}
+
+/** A new error id (a UUID): put in `extensions.errorId` and in the log line of the error. */
+export function newErrorId(): string {
+  return randomUUID();
 }
 
 /** Input types whose unknown fields or wrong values are the client's mistake (`BAD_USER_INPUT`). */
@@ -109,50 +164,128 @@ function inlineValuePath(error: GraphQLError): string | undefined {
   return found;
 }
 
-/**
- * Apollo Server `formatError`: GraphQL errors keep their message and code (validation errors about
- * filter and input types become `BAD_USER_INPUT`, an inline value of the wrong type also names its
- * argument path); errors from below the resolvers are classified; anything unknown is hidden
- * behind a generic message. Never a stack trace.
- */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
-  if (original instanceof GraphQLError || !(original instanceof Error)) {
-    const { stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
-    if (extensions.code === 'GRAPHQL_VALIDATION_FAILED') {
-      const path = original instanceof GraphQLError ? inlineValuePath(original) : undefined;
-      if (path !== undefined) {
-        return { ...formatted, message: `Invalid value at "${path}": ${formatted.message}`, extensions: { ...extensions, code: 'BAD_USER_INPUT' } };
-      }
-      if (INPUT_TYPE.test(formatted.message)) extensions.code = 'BAD_USER_INPUT';
+/** Formats a GraphQL error (validation, parse, or one thrown with its own code): no stack trace, input errors as `BAD_USER_INPUT`. */
+function formatGraphQLError(formatted: GraphQLFormattedError, original: unknown): GraphQLFormattedError {
+  const { stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+  if (extensions.code === 'GRAPHQL_VALIDATION_FAILED') {
+    const path = original instanceof GraphQLError ? inlineValuePath(original) : undefined;
+    if (path !== undefined) {
+      return { ...formatted, message: `Invalid value at "${path}": ${formatted.message}`, extensions: { ...extensions, code: 'BAD_USER_INPUT' } };
     }
-    return { ...formatted, extensions };
+    if (INPUT_TYPE.test(formatted.message)) extensions.code = 'BAD_USER_INPUT';
   }
-  const { code, message, extensions } = classify(original);
-  return { message, locations: formatted.locations, path: formatted.path, extensions: { code, ...extensions } };
+  return { ...formatted, extensions };
+}
+
+/** Options of {@link createErrorHandling}. */
+export interface ErrorHandlingOptions {
+  /** Where every error is logged with its id. */
+  readonly logger: Logger;
+  /** `true`: upstream paths and 4D error texts go to the log only; default `false` (they stay in the message). */
+  readonly production?: boolean;
+}
+
+/** The error handling of one server: Apollo's `formatError`, the logging plugin, and an express error handler. */
+export interface ErrorHandling {
+  /** Apollo Server `formatError`. */
+  readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** Apollo Server plugin that gives each error its id and logs it with the operation name. */
+  readonly plugin: ApolloServerPlugin;
+  /**
+   * Express error handler for what fails before GraphQL: a malformed JSON body (400), a body over
+   * the limit (413), an unsupported charset (415). Answers a GraphQL-over-HTTP JSON error body, never
+   * express's HTML page or a stack trace, and logs one JSON line.
+   */
+  readonly httpErrorHandler: ErrorRequestHandler;
 }
 
 /**
- * Logs the errors an operator must see: anything classified as internal or upstream, with the
- * original error (its message is already free of cookies and passwords) and the operation name.
- * Client mistakes (`BAD_USER_INPUT`, `NOT_FOUND`, `STALE_STAMP`) are not logged.
+ * Builds the error handling of a server. Every error gets an `extensions.errorId` and one log line
+ * carrying the same id: server-side errors (`INTERNAL_SERVER_ERROR`, `UPSTREAM_*`) as a warning or an
+ * error with the original error (its upstream path and 4D's error text, already free of cookies and
+ * passwords), client mistakes at `info` with their message. Errors from below the resolvers are
+ * classified; anything unknown is hidden behind a generic message.
  */
-export function errorLoggingPlugin(logger: Logger): ApolloServerPlugin {
-  return {
+export function createErrorHandling(options: ErrorHandlingOptions): ErrorHandling {
+  const { logger } = options;
+  const production = options.production ?? false;
+  /** Ids given by the plugin, looked up by `formatError` (Apollo passes it the same error objects). */
+  const ids = new WeakMap<object, string>();
+
+  const log = (error: unknown, errorId: string, operationName: string | null | undefined) => {
+    const original = unwrapResolverError(error);
+    const path = error instanceof GraphQLError ? error.path : undefined;
+    if (original instanceof GraphQLError || !(original instanceof Error)) {
+      const code = original instanceof GraphQLError ? String(original.extensions.code ?? 'GRAPHQL_ERROR') : 'INTERNAL_SERVER_ERROR';
+      const message = original instanceof GraphQLError ? original.message : String(original);
+      logger.info({ errorId, code, operationName, path, message }, 'GraphQL request refused');
+      return;
+    }
+    const { code } = classify(original);
+    if (isServerSide(code)) {
+      logger[code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn']({ err: original, errorId, code, operationName, path }, 'GraphQL operation failed');
+    } else {
+      logger.info({ errorId, code, operationName, path, message: original.message }, 'GraphQL request refused');
+    }
+  };
+
+  const formatError = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    let errorId = typeof error === 'object' && error !== null ? ids.get(error) : undefined;
+    if (errorId === undefined) {
+      // Errors Apollo raises before the request pipeline (a bad HTTP request) reach no plugin.
+      errorId = newErrorId();
+      log(error, errorId, undefined);
+    }
+    const original = unwrapResolverError(error);
+    if (original instanceof GraphQLError || !(original instanceof Error)) {
+      const out = formatGraphQLError(formatted, original);
+      return { ...out, extensions: { ...out.extensions, errorId } };
+    }
+    const classified = classify(original, production);
+    let { message } = classified;
+    if (production && UPSTREAM_DETAIL.test(message)) message = GENERIC_MESSAGE[classified.code] ?? 'Internal server error';
+    return { message, locations: formatted.locations, path: formatted.path, extensions: { code: classified.code, ...classified.extensions, errorId } };
+  };
+
+  const plugin: ApolloServerPlugin = {
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, operationName }) {
           for (const error of errors) {
-            const original = unwrapResolverError(error);
-            if (original instanceof GraphQLError || !(original instanceof Error)) continue;
-            const { code } = classify(original);
-            if (code === 'INTERNAL_SERVER_ERROR' || code.startsWith('UPSTREAM_')) {
-              const level = code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
-              logger[level]({ err: original, code, operationName, path: error.path }, 'GraphQL operation failed');
-            }
+            const errorId = newErrorId();
+            ids.set(error, errorId);
+            log(error, errorId, operationName);
           }
         },
       };
     },
   };
+
+  const httpErrorHandler: ErrorRequestHandler = (err, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const errorId = newErrorId();
+    const e = (err ?? {}) as { status?: unknown; statusCode?: unknown; type?: unknown; limit?: unknown };
+    const raw = Number(e.status ?? e.statusCode);
+    const status = Number.isInteger(raw) && raw >= 400 && raw < 600 ? raw : 500;
+    const type = typeof e.type === 'string' ? e.type : undefined;
+    let message: string;
+    if (status >= 500) message = 'Internal server error';
+    else if (type === 'entity.parse.failed') message = 'The request body is not valid JSON';
+    else if (type === 'entity.too.large') message = `The request body is larger than the limit of ${typeof e.limit === 'number' ? `${e.limit} bytes` : 'the server'}`;
+    else if (type === 'charset.unsupported') message = 'The request body uses an unsupported charset (use utf-8)';
+    else if (type === 'encoding.unsupported') message = 'The request body uses an unsupported content encoding';
+    else if (type === 'request.aborted') message = 'The request was aborted before its body was complete';
+    else message = 'Bad request';
+    const code = status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST';
+    const fields = { errorId, code, status, type, method: req.method, url: req.originalUrl.split('?')[0], contentLength: req.headers['content-length'] };
+    // The body parser's own message may quote the body (a password in a mutation): not logged for client errors.
+    if (status >= 500) logger.error({ ...fields, err }, 'HTTP request failed');
+    else logger.info(fields, `HTTP request refused: ${message}`);
+    res.status(status).type('application/json').json({ errors: [{ message, extensions: { code, errorId } }] });
+  };
+
+  return { formatError, plugin, httpErrorHandler };
 }

@@ -1,41 +1,97 @@
 /**
  * Process entry: load the configuration, start the runtime (and the built-in emulator when no
- * upstream is configured), build the server, listen, and shut down cleanly on SIGINT/SIGTERM.
+ * upstream is configured), build the server, listen, and shut down cleanly on SIGTERM/SIGINT.
+ *
+ * Shutdown (one handler for both signals): `/ready` answers 503 at once, in-flight requests finish
+ * within `SHUTDOWN_GRACE_MS`, the listener and connections close, then the runtime (pools, session
+ * store, emulator) closes and the process exits 0. Run it with `exec node …` (as `npm start` does)
+ * so the signal reaches node and not a shell.
  */
 import { pino } from 'pino';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, maskSecrets } from './config.js';
+import { Readiness } from './health.js';
 import { createMetrics } from './metrics.js';
-import { createRuntime } from './runtime.js';
+import { createRuntime, type Runtime } from './runtime.js';
 import { buildServer } from './server.js';
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
 const REDACT = ['password', '*.password', 'cookie', '*.cookie', 'headers.cookie', 'headers.authorization', '*.headers.cookie', '*.headers.authorization'];
 
+/** After the grace period, how long closing the runtime may take before the process gives up. */
+const CLOSE_MARGIN_MS = 5000;
+
+let runtime: Runtime | undefined;
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } });
   const metrics = createMetrics();
-  const runtime = await createRuntime(config, logger, { onUpstreamRequest: (e) => metrics.observeUpstream(e) });
-  if (runtime.emulator) {
+  const readiness = new Readiness();
+  runtime = await createRuntime(config, logger, {
+    onUpstreamRequest: (e) => {
+      metrics.observeUpstream(e);
+      readiness.observeUpstream(e);
+    },
+  });
+  const rt = runtime;
+  if (rt.emulator) {
     logger.info(
-      { emulator: runtime.emulator.url, scale: config.emulator?.scale },
-      `using the built-in 4D REST emulator at ${runtime.emulator.url} (no LEGACY_API_URL configured)`,
+      { emulator: rt.emulator.url, scale: config.emulator?.scale },
+      `using the built-in 4D REST emulator at ${rt.emulator.url} (no LEGACY_API_URL configured)`,
     );
   } else {
     const env = config.legacy.environments[config.legacy.defaultEnvironment];
     logger.info({ environment: config.legacy.defaultEnvironment, upstream: new URL(env.baseUrl).origin }, 'using the 4D REST server');
   }
+  readiness.watchSessions(rt.client.defaultEnvironment, () => rt.client.sessionState());
 
   const server = buildServer({
-    source: runtime.client,
-    upstreamReady: () => runtime.client.ping().then(() => true, () => false),
+    source: rt.client,
+    readiness,
     logger,
     metrics,
     production: config.nodeEnv === 'production',
     maxPageSize: config.maxPageSize,
     maxBatchSize: config.maxBatchSize,
+    queryLimits: config.queryLimits,
+    shutdownGraceMs: config.shutdownGraceMs,
   });
+
+  // The one handler of SIGTERM and SIGINT. A repeated signal (npm forwards the terminal's SIGINT
+  // that node also received) does not cut the drain short.
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.info({ signal }, 'already shutting down');
+      return;
+    }
+    stopping = true;
+    const started = Date.now();
+    logger.info({ signal, graceMs: config.shutdownGraceMs, inFlight: readiness.inFlight }, 'shutting down: draining');
+    const hardStop = setTimeout(() => {
+      logger.error({ signal }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + CLOSE_MARGIN_MS);
+    hardStop.unref();
+    server
+      .stop()
+      .then(() => rt.close())
+      .then(
+        () => {
+          logger.info({ signal, durationMs: Date.now() - started }, 'shut down');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'error while shutting down');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
   await server.start();
+  if (stopping) return;
   await new Promise<void>((resolve, reject) => {
     server.httpServer.once('error', reject);
     server.httpServer.listen(config.port, config.host, () => resolve());
@@ -43,31 +99,15 @@ async function main(): Promise<void> {
   const address = server.httpServer.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, redis: Boolean(config.redisUrl) }, `subgraph ready at http://localhost:${port}/graphql`);
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    Promise.allSettled([server.stop()])
-      .then(() => runtime.close())
-      .then(
-        () => process.exit(0),
-        (err) => {
-          logger.error({ err }, 'error while shutting down');
-          process.exit(1);
-        },
-      );
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
+  // Messages may quote settings: every secret of the configuration is masked before printing.
   if (err instanceof ConfigError) {
-    console.error(`Invalid configuration: ${err.message}`);
+    console.error(maskSecrets(`Invalid configuration: ${err.message}`));
   } else {
-    console.error('The subgraph failed to start:', err instanceof Error ? err.message : err);
+    console.error(maskSecrets(`The subgraph failed to start: ${err instanceof Error ? err.message : String(err)}`));
   }
+  if (runtime) await Promise.race([runtime.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, CLOSE_MARGIN_MS).unref())]);
   process.exit(1);
 });

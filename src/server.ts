@@ -3,7 +3,6 @@
  * It does not listen: `src/index.ts` does, and tests use the returned objects in-process.
  */
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import {
   ApolloServerPluginLandingPageLocalDefault,
 } from '@apollo/server/plugin/landingPage/default';
@@ -14,7 +13,8 @@ import express from 'express';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { contextFactory, type Context } from './context.js';
-import { errorLoggingPlugin, formatError } from './errors.js';
+import { createErrorHandling } from './errors.js';
+import { Readiness, drainHttpServer } from './health.js';
 import type { DataSource } from './mapping/data.js';
 import type { Metrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
@@ -23,8 +23,15 @@ import { loadTypeDefs } from './schema.js';
 export interface ServerDependencies {
   /** The legacy client (batched reads). */
   readonly source: DataSource;
-  /** Resolves `true` when an upstream session can be had; must not throw. */
-  readonly upstreamReady: () => Promise<boolean>;
+  /**
+   * Readiness of the process (`/ready`) and its view of the upstream; the server marks it ready
+   * when started and draining when stopped. Default: a new one without upstream state.
+   */
+  readonly readiness?: Readiness;
+  /** The `legacyReady` query; must not throw. Default: `readiness.upstreamAvailable()` (no upstream request). */
+  readonly upstreamReady?: () => Promise<boolean>;
+  /** How long `stop()` lets in-flight requests finish before closing connections; default 10000 ms. */
+  readonly shutdownGraceMs?: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** `true` hides Apollo Sandbox and turns introspection off; default `false`. */
@@ -41,41 +48,53 @@ export interface BuiltServer {
   readonly httpServer: Server;
   /** Builds a context as a request would get it (for in-process `executeOperation`). */
   readonly createContext: () => Promise<Context>;
-  /** Starts Apollo and mounts the routes; call once before serving. */
+  /** `/ready` and the upstream state (see `src/health.ts`). */
+  readonly readiness: Readiness;
+  /** Starts Apollo, mounts the routes and marks the server ready; call once before serving. */
   start(): Promise<void>;
-  /** Drains HTTP connections and stops Apollo. */
-  stop(): Promise<void>;
+  /**
+   * Drains and stops: `/ready` answers 503, in-flight requests finish within `graceMs` (default
+   * `shutdownGraceMs`), the listener and the connections close, then Apollo stops.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Builds, but does not start, the subgraph server. */
 export function buildServer(deps: ServerDependencies): BuiltServer {
   const app = express();
   const httpServer = createServer(app);
-  const createContext = contextFactory(deps);
+  const readiness = deps.readiness ?? new Readiness();
+  readiness.registerMetrics(deps.metrics.registry);
+  const errors = createErrorHandling({ logger: deps.logger, production: deps.production });
+  const createContext = contextFactory({ ...deps, upstreamReady: deps.upstreamReady ?? (() => readiness.upstreamAvailable()) });
 
   const apollo = new ApolloServer<Context>({
     schema: buildSubgraphSchema([{ typeDefs: loadTypeDefs(), resolvers: resolvers as never }]),
-    formatError,
+    formatError: errors.formatError,
     includeStacktraceInErrorResponses: false,
+    // Shutdown is the entry point's (one signal handler, draining first): Apollo's own handler
+    // would stop without draining and re-raise the signal, so the process would not exit 0.
+    stopOnTerminationSignals: false,
     // The router composes from `_service { sdl }`, which stays available; full introspection is
     // for exploring, so production turns it off like the Sandbox.
     introspection: !deps.production,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
       deps.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       deps.metrics.plugin,
-      errorLoggingPlugin(deps.logger),
+      errors.plugin,
     ],
     logger: deps.logger,
   });
 
   app.disable('x-powered-by');
+  app.use(readiness.requests);
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/ready', async (_req, res) => {
-    const ready = await deps.upstreamReady();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'upstream unavailable' });
+    // Never a request to the ERP: the phase, plus what the client already knows of the upstream.
+    const report = await readiness.report();
+    res.status(report.ready ? 200 : 503).set('cache-control', 'no-store').json(report);
   });
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
@@ -86,14 +105,18 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
     app,
     httpServer,
     createContext,
+    readiness,
     async start() {
       await apollo.start();
       app.use('/graphql', express.json({ limit: '1mb' }), expressMiddleware(apollo, { context: createContext }));
       app.get('/', (_req, res) => res.redirect('/graphql'));
+      // Last: body-parser failures (malformed JSON, 413) answer JSON, never express's HTML page.
+      app.use(errors.httpErrorHandler);
+      readiness.markReady();
     },
-    async stop() {
+    async stop(graceMs = deps.shutdownGraceMs ?? 10_000) {
+      await drainHttpServer(httpServer, readiness, graceMs);
       await apollo.stop();
-      if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };
 }

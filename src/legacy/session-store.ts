@@ -131,10 +131,20 @@ class KeyvSessionStore implements SessionStore {
 
   private connecting?: Promise<void>;
 
+  /** Set once Redis answered: from then on a lost connection is a fast miss, not a wait. */
+  private wasReady = false;
+
   /** Resolves once the Redis client is ready (connecting it if needed); a no-op in memory. */
   private async ready(): Promise<void> {
     const redis = this.options.redis;
-    if (!redis || this.closed || redis.client.isReady) return;
+    if (!redis || this.closed) return;
+    if (redis.client.isReady) {
+      this.wasReady = true;
+      return;
+    }
+    // Redis went away after start-up: every operation is a miss at once (the client reconnects in
+    // the background), so an outage costs no request a timeout.
+    if (this.wasReady) throw new Error('redis is reconnecting');
     this.connecting ??= (async () => {
       await redis.adapter.getClient();
       if (!redis.client.isReady) await once(redis.client, 'ready');

@@ -1,41 +1,53 @@
 /**
- * One 4D session per environment, shared by every process through the {@link SessionStore}.
+ * One 4D session per environment, shared by every process through the {@link SessionStore}, and
+ * the rules that keep the ERP's small licence pool from running dry (design.md "Licences";
+ * protocol reference §5). The WSZ server runs legacy sessions: EVERY session holds a licence until
+ * it expires or logs out, including the guest session 4D opens for a request whose cookie is dead.
  *
- * - Opening/refreshing a session is single-flight inside a process (one in-flight promise) and across
- *   processes (a lock in the store: the winner logs in and writes the session; the others poll the
- *   store until it appears or the lock expires, then try to take the lock themselves). Nobody sends a
- *   data request without a session, so parallel cold requests never burn several licences.
- * - Cookie jar: one value per cookie name, replaced on every `Set-Cookie`; every cookie is sent back.
- *   A rotated cookie on a successful answer is written back to the store (as a new session id).
- * - 401/403: the session that was used is dropped; under the lock, the store's session is replaced
- *   only if it is still that one (a fresh session written by another process survives); one login,
- *   one retry; a second 401/403 is a {@link LegacyAPIAuthenticationError}.
- * - 402 (no licence left): a breaker opens for `breakerMs`, also in the store so other processes back
- *   off too; while it is open no login is attempted and calls needing one fail fast with
- *   {@link LegacySessionLimitError}.
- * - A session idle for longer than `sessionTimeoutMs` is refreshed before use (4D would have expired it).
+ * - Single-flight: a refresh (login) is one promise in a process and one lock holder across
+ *   processes; the others adopt the session it stores. Nobody sends a data request without a session.
+ * - Session loss (the shared session expired in 4D): each request in flight comes back either with a
+ *   401 and a new guest session (its own cookie and licence) or, once those guests fill the pool,
+ *   with a 402. Both join the one refresh and are retried once. The refresh logs in ON a guest 4D
+ *   handed us (upgrading it costs no further licence); every other guest is logged out at once; a
+ *   process that cannot take the lock logs its guests out so the lock holder's login finds room.
+ *   When a 402 comes first, the refresh waits (bounded) for the other answers of the dead session,
+ *   which may bring a guest. A 401 that sets no cookie re-logs in on the old cookies.
+ * - A dead session is marked dead in the store (a tombstone), so other processes stop using it.
+ * - Breaker: only a 402 to the login itself opens it (for `breakerMs`, shared through the store).
+ *   While it is open and no live session is held, nothing goes upstream: calls fail fast with
+ *   {@link LegacySessionLimitError} and `retryAfterMs`. When it half-opens, the one lock holder of
+ *   the deployment makes one login. During a loss recovery a login refused with 402 is retried a
+ *   few times first (other processes may still be logging their guests out).
+ * - A session idle for longer than `sessionTimeoutMs` (just under 4D's) is refreshed on its old
+ *   cookies before use; a store miss (flush, Redis outage) keeps the live local copy: an outage never
+ *   turns into a login per replica.
+ * - Sessions are stored under a fingerprint of environment, server, user, auth mode and a one-way
+ *   hash of the password ({@link sessionFingerprint}).
+ * - Time comes from the injected clock `now`, so expiry and breaker tests need no sleeping.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import {
-  LegacyAPIAuthenticationError,
-  LegacyAPIConnectionError,
-  LegacyAPIDataError,
-  LegacySessionLimitError,
-  errorFromResponse,
-  readErrorStack,
-  type FourDErrorEntry,
-} from './errors.js';
+import { LegacyAPIAuthenticationError, LegacyAPIConnectionError, LegacySessionLimitError, type FourDErrorEntry } from './errors.js';
+import { cookieHeader, hasCookies, mergeCookies, newSessionCookies, parseSetCookies, type CookieJar } from './cookies.js';
 import type { HttpRequest, HttpResponse, HttpTransport } from './http.js';
 import type { SessionStore, StoredSession } from './session-store.js';
+import {
+  LoginRefusedNoLicence,
+  isNoLicence,
+  login,
+  logout,
+  parseStack,
+  serverId,
+  sessionFingerprint,
+  type SessionCredentials,
+} from './session-login.js';
 
-/** How the client authenticates against one environment. */
-export interface SessionCredentials {
-  username?: string;
-  password?: string;
-  /** `login`: `POST $directory/login` with `username-4D`/`password-4D` headers; `basic`: HTTP Basic on `GET $info`. */
-  auth: 'login' | 'basic';
-}
+export type { SessionCredentials } from './session-login.js';
+export { cookieHeader, mergeCookies, parseSetCookies } from './cookies.js';
+
+/** Session events, for metrics and tests. */
+export type SessionEvent = 'login' | 'loginRefused' | 'guestEnded' | 'breakerOpened' | 'sessionLost' | 'logout';
 
 /** Options of {@link SessionManager}. */
 export interface SessionManagerOptions {
@@ -46,16 +58,27 @@ export interface SessionManagerOptions {
   credentials: SessionCredentials;
   /** Idle time after which a stored session is refreshed proactively. */
   sessionTimeoutMs: number;
-  /** How long the breaker stays open after a 402. */
+  /** How long the breaker stays open after a login refused with 402. */
   breakerMs: number;
   /** Per-request timeout (sizes the cross-process lock). */
   requestTimeoutMs: number;
   /** Total time a login may take including retries (sizes the lock TTL). */
   loginBudgetMs: number;
+  /** Clock in epoch ms. Default `Date.now`. */
+  now?: () => number;
   /** How long a process's local copy is trusted before re-reading the store. Default 1000. */
   revalidateMs?: number;
   /** Polling interval while another process logs in. Default 50. */
   pollMs?: number;
+  /**
+   * With no guest session to log in on, how long a refresh waits for the dead session's other
+   * answers (a 401 among them brings one). Default 2000.
+   */
+  guestWaitMs?: number;
+  /** Login attempts refused with 402 during a loss recovery before the breaker opens. Default 3. */
+  recoveryLoginAttempts?: number;
+  /** Called for every session event (metrics). Default none. */
+  onEvent?: (event: SessionEvent, environment: string) => void;
 }
 
 /** What {@link SessionManager.state} reports (never a cookie value). */
@@ -73,101 +96,123 @@ interface BreakerState {
   until: number;
 }
 
-/** Parses `Set-Cookie` values into name → value; `null` marks a cookie the server deleted. */
-export function parseSetCookies(headers: readonly string[]): Map<string, string | null> {
-  const jar = new Map<string, string | null>();
-  for (const header of headers) {
-    const [pair = '', ...attributes] = header.split(';');
-    const eq = pair.indexOf('=');
-    if (eq <= 0) continue;
-    const name = pair.slice(0, eq).trim();
-    let value = pair.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    let deleted = value === '';
-    for (const attribute of attributes) {
-      const [k = '', v = ''] = attribute.split('=').map((x) => x.trim());
-      if (k.toLowerCase() === 'max-age' && Number(v) <= 0) deleted = true;
-      if (k.toLowerCase() === 'expires' && Date.parse(v) < Date.now()) deleted = true;
-    }
-    jar.set(name, deleted ? null : value);
-  }
-  return jar;
+/** The stored record of a session known dead (its id only, so stale copies are recognised). */
+interface StoredTombstone {
+  readonly id: string;
+  readonly dead: true;
+  readonly cookies: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
 }
 
-/** Applies parsed `Set-Cookie`s to a jar; returns the new jar and whether anything changed. */
-export function mergeCookies(
-  jar: Readonly<Record<string, string>>,
-  updates: Map<string, string | null>,
-): { cookies: Record<string, string>; changed: boolean } {
-  const cookies: Record<string, string> = { ...jar };
-  let changed = false;
-  for (const [name, value] of updates) {
-    if (value === null) {
-      if (name in cookies) {
-        delete cookies[name];
-        changed = true;
-      }
-    } else if (cookies[name] !== value) {
-      cookies[name] = value;
-      changed = true;
-    }
-  }
-  return { cookies, changed };
-}
-
-/** The `Cookie` header for a jar: each name exactly once. */
-export function cookieHeader(cookies: Readonly<Record<string, string>>): string {
-  return Object.entries(cookies)
-    .map(([name, value]) => `${name}=${value}`)
-    .join('; ');
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+type Stored = StoredSession | StoredTombstone;
 
 type LocalSession = { -readonly [K in keyof StoredSession]: StoredSession[K] };
+
+/** One refresh in flight in this process, and the guest sessions offered to it meanwhile. */
+interface Refresh {
+  readonly stale: LocalSession | undefined;
+  /** `true` when the session was lost under load (401/402), not merely idle. */
+  readonly recovering: boolean;
+  readonly guests: Record<string, string>[];
+  closed: boolean;
+  promise?: Promise<LocalSession>;
+}
+
+const DEAD_IDS_KEPT = 64;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function isTombstone(value: Stored | undefined): value is StoredTombstone {
+  return !!value && (value as { dead?: unknown }).dead === true;
+}
 
 /** Session manager of one environment. */
 export class SessionManager {
   private local: LocalSession | undefined;
   private localCheckedAt = 0;
   private lastPersistedUse = 0;
-  private inflight: Promise<LocalSession> | undefined;
+  private refreshing: Refresh | undefined;
   private breakerUntil = 0;
-  private readonly sessionKey: string;
-  private readonly lockKey: string;
-  private readonly breakerKey: string;
+  private readonly dead = new Set<string>();
+  /** HTTP requests in flight per session id, and who waits for them to settle. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly settleWaiters = new Set<() => void>();
+  private readonly releases = new Set<Promise<unknown>>();
+  private readonly now: () => number;
   private readonly revalidateMs: number;
   private readonly pollMs: number;
   private readonly lockTtlMs: number;
   private readonly touchIntervalMs: number;
+  private readonly guestWaitMs: number;
+  private readonly recoveryLoginAttempts: number;
+  private keys: { session: string; lock: string; breaker: string } | undefined;
 
   constructor(private readonly options: SessionManagerOptions) {
-    this.sessionKey = `session:${options.environment}`;
-    this.lockKey = `session:${options.environment}`;
-    this.breakerKey = `breaker:${options.environment}`;
+    this.now = options.now ?? Date.now;
     this.revalidateMs = options.revalidateMs ?? 1000;
     this.pollMs = options.pollMs ?? 50;
     this.lockTtlMs = options.loginBudgetMs + 5000;
     this.touchIntervalMs = Math.max(1000, Math.min(60_000, options.sessionTimeoutMs / 10));
+    this.guestWaitMs = options.guestWaitMs ?? 2000;
+    this.recoveryLoginAttempts = Math.max(1, options.recoveryLoginAttempts ?? 3);
   }
 
   private get log(): Logger {
     return this.options.logger;
   }
 
-  private isIdleExpired(session: StoredSession, now = Date.now()): boolean {
+  private get environment(): string {
+    return this.options.environment;
+  }
+
+  /** Store keys; computed on first use (the password hash costs a few ms of CPU). */
+  private get key(): { session: string; lock: string; breaker: string } {
+    if (!this.keys) {
+      const { http, credentials } = this.options;
+      const server = `${http.origin}${http.restRoot}`;
+      const fingerprint = sessionFingerprint(this.environment, server, credentials, http.urlCredentials);
+      this.keys = {
+        session: `session:${this.environment}:${fingerprint}`,
+        lock: `session:${this.environment}:${fingerprint}`,
+        breaker: `breaker:${this.environment}:${serverId(server)}`,
+      };
+    }
+    return this.keys;
+  }
+
+  private emit(event: SessionEvent): void {
+    try {
+      this.options.onEvent?.(event, this.environment);
+    } catch {
+      // A metrics callback must never break a request.
+    }
+  }
+
+  private lastUse(session: StoredSession): number {
+    return this.local?.id === session.id ? Math.max(session.lastUsedAt, this.local.lastUsedAt) : session.lastUsedAt;
+  }
+
+  private isIdleExpired(session: StoredSession, now = this.now()): boolean {
     return now - this.lastUse(session) > this.options.sessionTimeoutMs;
   }
 
-  private usable(session: StoredSession | undefined, staleId: string | undefined): boolean {
+  /** A session we may send requests with: not dead, not idle-expired, with cookies. */
+  private usable(session: Stored | undefined, staleId?: string): boolean {
     return (
       !!session &&
+      !isTombstone(session) &&
       typeof session.id === 'string' &&
       session.id !== staleId &&
-      !!session.cookies &&
-      Object.keys(session.cookies).length > 0 &&
+      !this.dead.has(session.id) &&
+      hasCookies(session.cookies) &&
       !this.isIdleExpired(session)
     );
+  }
+
+  private markDead(id: string): void {
+    this.dead.add(id);
+    if (this.dead.size > DEAD_IDS_KEPT) this.dead.delete(this.dead.values().next().value as string);
+    if (this.local?.id === id) this.local = undefined;
   }
 
   private adopt(session: StoredSession): LocalSession {
@@ -178,59 +223,196 @@ export class SessionManager {
     return copy;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Acquiring a session
+
   /** The current session, opening one (single-flight) when there is none or it is idle-expired. */
   async acquire(): Promise<LocalSession> {
-    const now = Date.now();
-    if (this.local && now - this.localCheckedAt < this.revalidateMs && !this.isIdleExpired(this.local, now)) {
-      return this.local;
+    const now = this.now();
+    const local = this.usable(this.local) ? this.local : undefined;
+    // Revalidation is about noticing other processes' writes: real time, not the session clock.
+    if (local && Date.now() - this.localCheckedAt < this.revalidateMs) return local;
+    // Breaker open and nothing alive to send with: not a single request upstream.
+    if (!local && this.breakerUntil > now) throw this.sessionLimitError(this.breakerUntil - now, 'breaker open');
+    const stored = await this.options.store.get<Stored>(this.key.session);
+    if (local && isTombstone(stored) && stored.id === local.id) {
+      // Another process saw our session die.
+      this.markDead(local.id);
+    } else if (local && (!stored || stored.id === local.id || !this.usable(stored))) {
+      // Same session, or a store miss (TTL, flush, Redis outage): a miss is no reason to log in
+      // again while our copy is alive; put it back. A dead copy is caught by the next 401.
+      this.localCheckedAt = Date.now();
+      if (!stored) void this.writeBack(local.id, { ...local });
+      return local;
     }
-    const stored = await this.options.store.get<StoredSession>(this.sessionKey);
-    if (stored && this.usable(stored, undefined)) {
-      if (this.local?.id === stored.id) {
-        // Same session: keep our (newer) lastUsedAt and cookies.
-        this.localCheckedAt = now;
-        return this.local;
-      }
-      return this.adopt(stored);
-    }
-    if (!stored && this.local && this.usable(this.local, undefined)) {
-      // A miss (store TTL, flush or store failure) is no reason to log in again while our copy is
-      // alive: keep it and put it back; a dead copy would be caught by the next 401 anyway.
-      this.localCheckedAt = now;
-      void this.writeBack(this.local.id, { ...this.local });
-      return this.local;
-    }
+    if (this.usable(stored)) return this.adopt(stored!);
+    if (!this.local) await this.checkBreaker();
     // Idle-expired (by our clock, just under 4D's): log in on the old cookies. If 4D still holds
-    // that session, the login re-authenticates it on the licence it already has; if 4D dropped it,
-    // 4D opens a guest session that the login upgrades. A cookie-less login here would need a
-    // second licence while the old session lives on for its last minutes (402 on a full pool).
-    const previous = stored ?? this.local;
-    const oldCookies = previous?.cookies && Object.keys(previous.cookies).length ? { ...previous.cookies } : undefined;
-    return this.refresh(previous?.id, oldCookies);
+    // that session, the login re-authenticates it on the licence it already has; if 4D dropped
+    // it, 4D opens one session for the login. A cookie-less login here would need a second
+    // licence while the old session lives on for its last minutes (402 on a full pool).
+    const previous = this.local ?? (stored && !isTombstone(stored) ? stored : undefined);
+    return this.refresh(previous ? { ...previous, cookies: { ...previous.cookies } } : undefined, undefined, false);
   }
 
   /**
-   * Replaces the session `staleId` (or opens the first one). Single-flight in this process; across
+   * Replaces the session `stale` (or opens the first one). Single-flight in this process (a
+   * caller arriving during a refresh offers its guest and waits for the same result); across
    * processes through the store lock.
    */
-  async refresh(staleId: string | undefined, guestCookies?: Record<string, string>): Promise<LocalSession> {
-    for (let round = 0; round < 2; round++) {
-      this.inflight ??= this.refreshAcrossProcesses(staleId, guestCookies).finally(() => {
-        this.inflight = undefined;
-      });
-      const session = await this.inflight;
-      // Joined a refresh started for another stale session that handed back ours: refresh once more.
-      if (session.id !== staleId) return session;
+  private async refresh(stale: LocalSession | undefined, guest: Record<string, string> | undefined, recovering: boolean): Promise<LocalSession> {
+    const running = this.refreshing;
+    if (running) {
+      if (guest) await this.offer(running, guest);
+      return running.promise!;
     }
-    throw new LegacyAPIAuthenticationError(`Could not obtain a new 4D session for environment ${this.options.environment}`, {
-      environment: this.options.environment,
+    const state: Refresh = { stale, recovering, guests: guest ? [guest] : [], closed: false };
+    this.refreshing = state;
+    state.promise = this.refreshAcrossProcesses(state).finally(async () => {
+      state.closed = true;
+      if (this.refreshing === state) this.refreshing = undefined;
+      await this.releaseGuests(state.guests.splice(0));
     });
+    return state.promise;
   }
 
+  /** Gives a guest session to a running refresh, or ends it when the refresh is past using it. */
+  private async offer(state: Refresh, guest: Record<string, string>): Promise<void> {
+    if (state.closed) {
+      await this.releaseGuests([guest]);
+      return;
+    }
+    state.guests.push(guest);
+    this.notifySettle();
+  }
+
+  private async refreshAcrossProcesses(state: Refresh): Promise<LocalSession> {
+    const { store } = this.options;
+    const staleId = state.stale?.id;
+    const deadline = this.now() + this.lockTtlMs + this.options.requestTimeoutMs;
+    for (;;) {
+      const current = await store.get<Stored>(this.key.session);
+      if (this.usable(current, staleId)) return this.adopt(current!);
+      const token = await store.acquireLock(this.key.lock, this.lockTtlMs);
+      if (token) {
+        try {
+          // Double-check under the lock: another process may have just written a fresh session.
+          const again = await store.get<Stored>(this.key.session);
+          if (this.usable(again, staleId)) return this.adopt(again!);
+          if (again && !isTombstone(again) && again.id === staleId && state.recovering) {
+            // Tell the other processes before anything else: nobody sends with it any more.
+            await store.set<StoredTombstone>(this.key.session, { ...again, cookies: {}, dead: true }, this.options.sessionTimeoutMs);
+          }
+          await this.checkBreaker();
+          const session = await this.loginForRefresh(state);
+          await store.set<StoredSession>(this.key.session, session, this.options.sessionTimeoutMs);
+          this.lastPersistedUse = session.lastUsedAt;
+          return this.adopt(session);
+        } finally {
+          await store.releaseLock(this.key.lock, token);
+        }
+      }
+      // Another process is logging in. Our guests are of no use to us; ending them now frees the
+      // licences its login may need.
+      await this.releaseGuests(state.guests.splice(0));
+      await this.checkBreaker();
+      if (this.now() > deadline) {
+        throw new LegacyAPIConnectionError(`Timed out waiting for another process to open the 4D session of environment ${this.environment}`, {
+          environment: this.environment,
+          timeout: true,
+        });
+      }
+      await sleep(this.pollMs / 2 + Math.random() * this.pollMs);
+    }
+  }
+
+  /** The login of a refresh: on a guest 4D handed us if there is one, else on the old cookies. */
+  private async loginForRefresh(state: Refresh): Promise<LocalSession> {
+    if (state.recovering && state.guests.length === 0 && state.stale) {
+      // A 402 came first: the dead session's other answers are still arriving, and a 401 among
+      // them carries a guest session that already holds a licence.
+      await this.settle(state.stale.id, state);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const guest = state.guests.shift();
+      const cookies: CookieJar | undefined = guest ?? (hasCookies(state.stale?.cookies) ? state.stale.cookies : undefined);
+      const started = this.now();
+      try {
+        const opened = await login(this.options.http, this.environment, this.options.credentials, cookies, (orphan) => {
+          void this.releaseGuests([orphan]);
+        });
+        const now = this.now();
+        const session: LocalSession = { id: randomUUID(), cookies: opened.cookies, createdAt: now, lastUsedAt: now };
+        this.emit('login');
+        this.log.info(
+          { sessionId: session.id, cookieNames: Object.keys(opened.cookies), ms: now - started, auth: opened.route, onGuest: !!guest },
+          '4D session opened',
+        );
+        return session;
+      } catch (error) {
+        if (!(error instanceof LoginRefusedNoLicence)) {
+          this.emit('loginRefused');
+          throw error;
+        }
+        this.emit('loginRefused');
+        if (state.recovering && attempt < this.recoveryLoginAttempts) {
+          this.log.info({ attempt }, '4D refused the login for want of a licence while guest sessions are being ended; trying again');
+          await sleep(100 * attempt);
+          continue;
+        }
+        throw await this.openBreaker(error.status, error.fourDErrors);
+      }
+    }
+  }
+
+  /** Waits until the requests sent with `sessionId` have all answered, a guest arrived, or `guestWaitMs`. */
+  private async settle(sessionId: string, state: Refresh): Promise<void> {
+    const until = Date.now() + this.guestWaitMs;
+    while (state.guests.length === 0 && (this.inFlight.get(sessionId) ?? 0) > 0 && Date.now() < until) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(1, until - Date.now()));
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.settleWaiters.add(done);
+      });
+    }
+    // Answers that just arrived offer their guest a few microtasks later.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  private notifySettle(): void {
+    const waiters = [...this.settleWaiters];
+    this.settleWaiters.clear();
+    for (const w of waiters) w();
+  }
+
+  /** Ends guest sessions we will not use (`$directory/logout` with each one's cookie). */
+  private async releaseGuests(guests: Record<string, string>[]): Promise<void> {
+    if (guests.length === 0) return;
+    await Promise.all(
+      guests.map((cookies) => {
+        const ending = logout(this.options.http, cookies).then(
+          (ok) => {
+            this.emit('guestEnded');
+            this.log.debug({ ok }, '4D guest session ended');
+          },
+          (error: unknown) => this.log.warn({ err: (error as Error).message }, 'could not end a 4D guest session; it holds a licence until 4D expires it'),
+        );
+        this.releases.add(ending);
+        return ending.finally(() => this.releases.delete(ending));
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Breaker
+
   private async checkBreaker(): Promise<void> {
-    const now = Date.now();
+    const now = this.now();
     if (this.breakerUntil <= now) {
-      const shared = await this.options.store.get<BreakerState>(this.breakerKey);
+      const shared = await this.options.store.get<BreakerState>(this.key.breaker);
       if (shared && typeof shared.until === 'number' && shared.until > now) this.breakerUntil = shared.until;
     }
     if (this.breakerUntil > now) throw this.sessionLimitError(this.breakerUntil - now, 'breaker open');
@@ -238,179 +420,91 @@ export class SessionManager {
 
   private sessionLimitError(retryAfterMs: number, why: string, status?: number, stack?: FourDErrorEntry[]): LegacySessionLimitError {
     return new LegacySessionLimitError(
-      `4D has no free session/licence (HTTP 402, errCode 1823) for environment ${this.options.environment}; ` +
+      `4D has no free session/licence (HTTP 402, errCode 1823) for environment ${this.environment}; ` +
         `${why}: no login attempted for another ${Math.ceil(retryAfterMs / 1000)} s`,
-      { environment: this.options.environment, retryAfterMs, status, fourDErrors: stack },
+      { environment: this.environment, retryAfterMs, status, fourDErrors: stack },
     );
   }
 
   private async openBreaker(status: number, stack: FourDErrorEntry[] | undefined): Promise<LegacySessionLimitError> {
-    const until = Date.now() + this.options.breakerMs;
+    const until = this.now() + this.options.breakerMs;
     this.breakerUntil = Math.max(this.breakerUntil, until);
-    await this.options.store.set<BreakerState>(this.breakerKey, { until: this.breakerUntil }, this.options.breakerMs);
-    this.log.warn(
-      { breakerMs: this.options.breakerMs },
-      '4D session limit reached (402); session breaker opened',
-    );
+    await this.options.store.set<BreakerState>(this.key.breaker, { until: this.breakerUntil }, this.options.breakerMs);
+    this.emit('breakerOpened');
+    this.log.warn({ breakerMs: this.options.breakerMs }, '4D refused a login: no licence left (402); session breaker opened');
     return this.sessionLimitError(this.options.breakerMs, 'breaker opened', status, stack);
   }
 
-  private async refreshAcrossProcesses(staleId: string | undefined, guestCookies?: Record<string, string>): Promise<LocalSession> {
-    const { store } = this.options;
-    const deadline = Date.now() + this.lockTtlMs + this.options.requestTimeoutMs;
-    for (;;) {
-      const current = await store.get<StoredSession>(this.sessionKey);
-      if (current && this.usable(current, staleId)) return this.adopt(current);
-      await this.checkBreaker();
-      const token = await store.acquireLock(this.lockKey, this.lockTtlMs);
-      if (token) {
-        try {
-          // Double-check under the lock: another process may have just written a fresh session.
-          const again = await store.get<StoredSession>(this.sessionKey);
-          if (again && this.usable(again, staleId)) return this.adopt(again);
-          await this.checkBreaker();
-          let session: StoredSession;
-          try {
-            session = await this.login(guestCookies);
-          } catch (error) {
-            // The stored session (if it is the stale one) is dead: drop it so others do not reuse it.
-            if (again && (again.id === staleId || this.isIdleExpired(again))) await store.delete(this.sessionKey);
-            this.local = undefined;
-            throw error;
-          }
-          await store.set(this.sessionKey, session, this.options.sessionTimeoutMs);
-          this.lastPersistedUse = session.lastUsedAt;
-          return this.adopt(session);
-        } finally {
-          await store.releaseLock(this.lockKey, token);
-        }
-      }
-      if (Date.now() > deadline) {
-        throw new LegacyAPIConnectionError(
-          `Timed out waiting for another process to open the 4D session of environment ${this.options.environment}`,
-          { environment: this.options.environment, timeout: true },
-        );
-      }
-      await sleep(this.pollMs / 2 + Math.random() * this.pollMs);
-    }
-  }
+  // ---------------------------------------------------------------------------------------------
+  // Sending
 
-  /** Opens a new 4D session (one login request) and returns it; never writes the store. */
-  private async login(guestCookies?: Record<string, string>): Promise<StoredSession> {
-    const { credentials, http, environment } = this.options;
-    const username = credentials.username ?? http.urlCredentials.username;
-    const password = credentials.password ?? http.urlCredentials.password ?? '';
-    const headers: Record<string, string> = {};
-    // Logging in on the guest session 4D just issued upgrades it instead of opening another one.
-    if (guestCookies && Object.keys(guestCookies).length) headers.cookie = cookieHeader(guestCookies);
-    let request: HttpRequest;
-    if (username !== undefined && credentials.auth === 'login') {
-      headers['username-4D'] = username;
-      headers['password-4D'] = password;
-      request = { method: 'POST', path: '$directory/login', headers, body: '', route: 'login', retry: 'login' };
-    } else {
-      if (username !== undefined) {
-        headers.authorization = `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
-      }
-      // Not 'idempotent': with credentials this GET opens (and licenses) a session, so a replay after
-      // a lost answer could hold a second licence until 4D expires the first one.
-      request = { method: 'GET', path: '$info', headers, route: 'info', retry: 'login' };
+  /** One HTTP request with the session's cookies, counted as in flight on that session. */
+  private async transmit(session: LocalSession, request: HttpRequest): Promise<HttpResponse> {
+    this.inFlight.set(session.id, (this.inFlight.get(session.id) ?? 0) + 1);
+    try {
+      return await this.options.http.send({ ...request, headers: { ...request.headers, cookie: cookieHeader(session.cookies) } });
+    } finally {
+      const left = (this.inFlight.get(session.id) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(session.id, left);
+      else this.inFlight.delete(session.id);
+      this.notifySettle();
     }
-    const started = Date.now();
-    const response = await http.send(request);
-    const stack = parseStack(response);
-    if (response.status === 402 || stack?.some((e) => e.errCode === 1823)) {
-      throw await this.openBreaker(response.status, stack);
-    }
-    if (response.status === 401 || response.status === 403 || stack?.some((e) => e.errCode === 1822)) {
-      throw new LegacyAPIAuthenticationError(
-        `4D login failed for environment ${environment} (HTTP ${response.status}${stack?.[0]?.errCode ? `, errCode ${stack[0].errCode}` : ''})`,
-        { environment, status: response.status, fourDErrors: stack },
-      );
-    }
-    if (response.status < 200 || response.status >= 300 || stack?.length) {
-      throw errorFromResponse(`4D login request failed for environment ${environment} (HTTP ${response.status})`, {
-        status: response.status,
-        stack,
-        environment,
-      });
-    }
-    if (request.route === 'login') {
-      let result: unknown;
-      try {
-        result = (JSON.parse(response.body) as { result?: unknown }).result;
-      } catch {
-        throw new LegacyAPIDataError(`4D login answer for environment ${environment} is not JSON`, {
-          environment,
-          status: response.status,
-        });
-      }
-      if (result !== true) {
-        throw new LegacyAPIAuthenticationError(`4D login refused for environment ${environment} (result: ${JSON.stringify(result ?? null)})`, {
-          environment,
-          status: response.status,
-          fourDErrors: [{ message: 'login failed', errCode: 1822 }],
-        });
-      }
-    }
-    const { cookies } = mergeCookies(guestCookies ?? {}, parseSetCookies(response.setCookies));
-    if (Object.keys(cookies).length === 0) {
-      throw new LegacyAPIAuthenticationError(
-        `4D opened no session for environment ${environment}: the login answer set no cookie`,
-        { environment, status: response.status },
-      );
-    }
-    const now = Date.now();
-    const session: StoredSession = { id: randomUUID(), cookies, createdAt: now, lastUsedAt: now };
-    this.log.info(
-      { sessionId: session.id, cookieNames: Object.keys(cookies), ms: now - started, auth: request.route },
-      '4D session opened',
-    );
-    return session;
   }
 
   /**
-   * Sends `request` with the session cookies, handling 401/403 (one re-login + one retry), 402
-   * (breaker) and cookie rotation. Resolves with the answer for every other status.
+   * Sends `request` with the session cookies. A 401/403 or a 402 on our cookie means the session
+   * is gone: the request joins the one refresh and is retried once. Resolves with the answer for
+   * every other status.
    */
   async send(request: HttpRequest): Promise<HttpResponse> {
     let session = await this.acquire();
     for (let attempt = 1; ; attempt++) {
-      const response = await this.options.http.send({
-        ...request,
-        headers: { ...request.headers, cookie: cookieHeader(session.cookies) },
-      });
-      const updates = parseSetCookies(response.setCookies);
-      if (response.status === 401 || response.status === 403) {
+      const response = await this.transmit(session, request);
+      const updates = parseSetCookies(response.setCookies, this.now());
+      const rejected = response.status === 401 || response.status === 403;
+      if (rejected || response.status === 402) {
+        // 4D opened a session for this request (our cookie was dead): a guest holding a licence.
+        const guest = newSessionCookies(session.cookies, updates);
         if (attempt >= 2) {
+          if (guest) await this.releaseGuests([guest]);
+          if (!rejected) {
+            throw this.sessionLimitError(this.options.breakerMs, 'the new session was refused too', response.status, parseStack(response));
+          }
           throw new LegacyAPIAuthenticationError(
             `4D rejected the request with HTTP ${response.status} even after a new login: ${request.method} ${this.options.http.displayPath(request.path)}`,
-            { environment: this.options.environment, status: response.status, table: request.table, fourDErrors: parseStack(response) },
+            { environment: this.environment, status: response.status, table: request.table, fourDErrors: parseStack(response) },
           );
         }
-        this.log.info(
-          { sessionId: session.id, status: response.status },
-          '4D rejected the session; logging in again',
-        );
-        // Whatever 4D just set (typically a new guest session) is what the login should upgrade.
-        const guest: Record<string, string> = {};
-        for (const [name, value] of updates) if (value !== null) guest[name] = value;
-        if (this.local?.id === session.id) this.local = undefined;
-        session = await this.refresh(session.id, Object.keys(guest).length ? guest : undefined);
+        session = await this.recover(session, guest, response.status);
         continue;
-      }
-      if (response.status === 402) {
-        if (this.local?.id === session.id) this.local = undefined;
-        throw await this.openBreaker(response.status, parseStack(response));
       }
       session = await this.afterSuccess(session, updates);
       return response;
     }
   }
 
+  /** The session `lost` was refused by 4D: returns the session to retry with (one refresh for all). */
+  private async recover(lost: LocalSession, guest: Record<string, string> | undefined, status: number): Promise<LocalSession> {
+    if (!this.dead.has(lost.id)) {
+      this.emit('sessionLost');
+      this.log.info({ sessionId: lost.id, status }, '4D no longer knows the session; logging in again');
+    }
+    this.markDead(lost.id);
+    if (this.local && this.usable(this.local)) {
+      // A refresh already replaced it while this request was in flight.
+      if (guest) await this.releaseGuests([guest]);
+      return this.local;
+    }
+    if (!this.refreshing && this.breakerUntil > this.now()) {
+      if (guest) await this.releaseGuests([guest]);
+      throw this.sessionLimitError(this.breakerUntil - this.now(), 'breaker open');
+    }
+    return this.refresh(lost, guest, true);
+  }
+
   /** Records use of the session and writes rotated cookies back to the store. */
   private async afterSuccess(session: LocalSession, updates: Map<string, string | null>): Promise<LocalSession> {
-    const now = Date.now();
+    const now = this.now();
     if (this.local && this.local.id !== session.id) {
       // The session was replaced while this request was in flight; a cookie change on this (older)
       // answer must not overwrite the newer session.
@@ -420,13 +514,10 @@ export class SessionManager {
     base.lastUsedAt = now;
     if (updates.size) {
       const { cookies, changed } = mergeCookies(base.cookies, updates);
-      if (changed && Object.keys(cookies).length) {
+      if (changed && hasCookies(cookies)) {
         // 4D rotated the cookie on a successful answer: this is now the session everyone should use.
         const rotated: LocalSession = { id: randomUUID(), cookies, createdAt: base.createdAt, lastUsedAt: now };
-        this.log.info(
-          { sessionId: rotated.id, previousSessionId: base.id },
-          '4D session cookie rotated',
-        );
+        this.log.info({ sessionId: rotated.id, previousSessionId: base.id }, '4D session cookie rotated');
         await this.writeBack(base.id, rotated);
         return this.adopt(rotated);
       }
@@ -440,55 +531,84 @@ export class SessionManager {
   }
 
   /**
-   * Writes `session` to the store if the store still holds `expectedId` or nothing at all. Done under the lock so a concurrent login in another process is never overwritten;
-   * skipped when the lock is busy (someone is refreshing anyway).
+   * Writes `session` to the store if the store still holds `expectedId` or nothing at all. Done under
+   * the lock so a concurrent login in another process is never overwritten; skipped when the lock
+   * is busy (someone is refreshing anyway).
    */
   private async writeBack(expectedId: string, session: StoredSession): Promise<void> {
     const { store } = this.options;
     // A short TTL: a process dying here must not block other processes' logins for long.
-    const token = await store.acquireLock(this.lockKey, Math.min(this.lockTtlMs, 5000));
+    const token = await store.acquireLock(this.key.lock, Math.min(this.lockTtlMs, 5000));
     if (!token) return;
     try {
-      const current = await store.get<StoredSession>(this.sessionKey);
+      const current = await store.get<Stored>(this.key.session);
       if (current && current.id !== expectedId) return;
-      await store.set(this.sessionKey, session, this.options.sessionTimeoutMs);
+      if (isTombstone(current)) return;
+      await store.set(this.key.session, session, this.options.sessionTimeoutMs);
     } finally {
-      await store.releaseLock(this.lockKey, token);
+      await store.releaseLock(this.key.lock, token);
     }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Diagnostics and ending
 
   /** The `Cookie` header of the current session (opening one if needed). */
   async cookie(): Promise<string> {
     return cookieHeader((await this.acquire()).cookies);
   }
 
-  private lastUse(session: StoredSession): number {
-    return this.local?.id === session.id ? Math.max(session.lastUsedAt, this.local.lastUsedAt) : session.lastUsedAt;
+  /**
+   * Ends the session this environment uses (`$directory/logout`) and removes it from the store, so
+   * the next call logs in again. Resolves `false` when there was no live session to end.
+   */
+  async logout(): Promise<boolean> {
+    const stored = await this.options.store.get<Stored>(this.key.session);
+    const session = [this.local, stored].find((c) => this.usable(c));
+    if (!session) return false;
+    this.markDead(session.id);
+    const token = await this.options.store.acquireLock(this.key.lock, 5000);
+    try {
+      const current = await this.options.store.get<Stored>(this.key.session);
+      if (current?.id === session.id) await this.options.store.delete(this.key.session);
+    } finally {
+      if (token) await this.options.store.releaseLock(this.key.lock, token);
+    }
+    const ok = await logout(this.options.http, session.cookies);
+    this.emit('logout');
+    this.log.info({ sessionId: session.id, ok }, '4D session logged out');
+    return ok;
+  }
+
+  /**
+   * Called when the client closes. A session that only this process knows (a store no other
+   * process reads) is logged out, since no one else could ever use its licence; a shared one is
+   * left for the others. Pending guest logouts are awaited.
+   */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.releases]);
+    if (this.options.store.shared || !this.usable(this.local)) return;
+    try {
+      await this.logout();
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'could not log out the 4D session at shutdown');
+    }
   }
 
   /** Session and breaker state for diagnostics; no cookie values. */
   async state(): Promise<SessionState> {
-    const now = Date.now();
-    const stored = await this.options.store.get<StoredSession>(this.sessionKey);
-    const breaker = await this.options.store.get<BreakerState>(this.breakerKey);
+    const now = this.now();
+    const stored = await this.options.store.get<Stored>(this.key.session);
+    const breaker = await this.options.store.get<BreakerState>(this.key.breaker);
     const breakerUntil = Math.max(this.breakerUntil, breaker?.until ?? 0);
-    const session = stored && this.usable(stored, undefined) ? stored : undefined;
+    const session = this.usable(stored) ? stored : this.usable(this.local) && !isTombstone(stored) ? this.local : undefined;
     return {
-      environment: this.options.environment,
+      environment: this.environment,
       hasSession: !!session,
       sessionId: session?.id,
       ageSeconds: session ? Math.round((now - session.createdAt) / 1000) : undefined,
       idleSeconds: session ? Math.round((now - this.lastUse(session)) / 1000) : undefined,
       breakerOpenUntil: breakerUntil > now ? breakerUntil : undefined,
     };
-  }
-}
-
-function parseStack(response: HttpResponse): FourDErrorEntry[] | undefined {
-  if (!response.body) return undefined;
-  try {
-    return readErrorStack(JSON.parse(response.body));
-  } catch {
-    return undefined;
   }
 }

@@ -5,6 +5,7 @@
 import { pino, type Logger } from 'pino';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { createLegacyClient, type LegacyClient, type LegacyClientOptions } from '../../src/legacy/index.js';
+import { Readiness } from '../../src/health.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { buildServer, type BuiltServer } from '../../src/server.js';
 
@@ -33,16 +34,21 @@ export async function startTestSubgraph(
 ): Promise<TestSubgraph> {
   const emulator = await startEmulator({ port: 0, ...options.emulator });
   const metrics = createMetrics({ defaultMetrics: false });
+  const readiness = new Readiness();
   const client = createLegacyClient({
-    onUpstreamRequest: (event) => metrics.observeUpstream(event),
+    onUpstreamRequest: (event) => {
+      metrics.observeUpstream(event);
+      readiness.observeUpstream(event);
+    },
     environments: { test: { baseUrl: emulator.url, username: 'wsz', password: 'wsz' } },
     defaultEnvironment: 'test',
     retryBaseMs: 5,
     ...options.client,
   });
+  readiness.watchSessions(client.defaultEnvironment, () => client.sessionState());
   const server = buildServer({
     source: client,
-    upstreamReady: () => client.ping().then(() => true, () => false),
+    readiness,
     logger: options.logger ?? pino({ level: 'silent' }),
     production: options.production,
     metrics,

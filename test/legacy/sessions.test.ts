@@ -73,7 +73,7 @@ describe('one session per environment', () => {
     expect(fx.emulator.counters.requests).toBe(3);
     const state = await fx.client.sessionState();
     expect(state.sessionId).not.toBe(firstId);
-    expect(fx.logs.some((l) => l.includes('4D rejected the session; logging in again'))).toBe(true);
+    expect(fx.logs.some((l) => l.includes('4D no longer knows the session; logging in again'))).toBe(true);
   });
 
   it('concurrent requests on an expired session share one re-login', async () => {

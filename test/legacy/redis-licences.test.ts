@@ -1,0 +1,131 @@
+/**
+ * Licences across replicas sharing real Redis: an expiry storm on two replicas (separate Redis
+ * connections, as two processes have) costs one login; a Redis outage costs no login at all while
+ * the replicas' session lives. The outage uses a private `redis-server` on a free port, never the
+ * machine's shared one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionStore, type SessionStore } from '../../src/legacy/index.js';
+import { redisAnswers, redisForTests, REDIS_URL, uniqueNamespace } from '../helpers/redis.js';
+import { legacyFixture, type LegacyFixture } from './setup.js';
+
+const redis = await redisForTests('the Redis licence tests');
+
+let fx: LegacyFixture | undefined;
+const stores: SessionStore[] = [];
+afterEach(async () => {
+  await fx?.close();
+  fx = undefined;
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+function redisStore(url: string, namespace: string): SessionStore {
+  const store = createSessionStore({ redisUrl: url, namespace, operationTimeoutMs: 500 });
+  stores.push(store);
+  return store;
+}
+
+async function eventually(check: () => boolean, ms = 3000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A private redis-server (nothing on disk) that the test may stop and start again. */
+class PrivateRedis {
+  private child: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const until = Date.now() + 5000;
+    while (!(await redisAnswers(this.url, 200))) {
+      if (Date.now() > until) throw new Error(`private redis-server on port ${this.port} did not start`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+}
+
+describe.skipIf(redis.skip)('licences across replicas sharing Redis', () => {
+  it('Redis is reachable (REQUIRE_REDIS)', () => {
+    expect(redis.available).toBe(true);
+  });
+
+  it.each([1, 3])('an expiry storm on two replicas (pool of %i) costs one login and leaves one live session', async (pool) => {
+    fx = await legacyFixture({ sessions: pool });
+    const namespace = uniqueNamespace('wsz-storm');
+    const a = fx.newClient({ store: redisStore(REDIS_URL, namespace) });
+    const b = fx.newClient({ store: redisStore(REDIS_URL, namespace) });
+    await Promise.all([a.fetchTable('Kunden', { top: 1 }), b.fetchTable('Kunden', { top: 1 })]);
+    expect(fx.emulator.counters.logins).toBe(1);
+    fx.emulator.expireAllSessions();
+    fx.emulator.resetCounters();
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 25 }, (_, i) => a.fetchTable('Kunden', { top: 1, skip: i })),
+      ...Array.from({ length: 25 }, (_, i) => b.fetchTable('Kunden', { top: 1, skip: i })),
+    ]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect(fx.emulator.counters.logins).toBe(1);
+    await eventually(() => fx!.emulator.activeSessions() === 1);
+    expect(fx.emulator.activeSessions()).toBe(1);
+    expect((await a.sessionState()).sessionId).toBe((await b.sessionState()).sessionId);
+  });
+
+  describe('a Redis outage', () => {
+    let server: PrivateRedis;
+    beforeAll(async () => {
+      server = new PrivateRedis(await freePort());
+      await server.start();
+    });
+    afterAll(async () => {
+      await server.stop();
+    });
+
+    it('costs no login: each replica keeps the session it holds, and shares again when Redis is back', async () => {
+      fx = await legacyFixture({ sessions: 2 });
+      const namespace = uniqueNamespace('wsz-outage');
+      const a = fx.newClient({ store: redisStore(server.url, namespace) });
+      const b = fx.newClient({ store: redisStore(server.url, namespace) });
+      await a.fetchTable('Kunden', { top: 1 });
+      await b.fetchTable('Kunden', { top: 1 });
+      expect(fx.emulator.counters.logins).toBe(1);
+
+      await server.stop();
+      fx.emulator.resetCounters();
+      // 1.5 s: each replica re-reads the store (a miss now) at least once after the first second.
+      for (let i = 0; i < 6; i++) {
+        await Promise.all([a.fetchTable('Kunden', { top: 1, skip: i }), b.fetchTable('Formen', { top: 1, skip: i })]);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(fx.emulator.counters.byRoute.login).toBe(0);
+      expect(fx.emulator.counters.requests).toBe(12);
+      expect(fx.emulator.activeSessions()).toBe(1);
+
+      await server.start();
+      await eventually(() => false, 300);
+      await Promise.all([a.fetchTable('Kunden', { top: 1 }), b.fetchTable('Kunden', { top: 1 })]);
+      expect(fx.emulator.counters.byRoute.login).toBe(0);
+      expect((await a.sessionState()).sessionId).toBe((await b.sessionState()).sessionId);
+    });
+  });
+});
