@@ -21,7 +21,11 @@ afterEach(async () => {
 });
 
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A clock the test moves by hand, shared by the client and the emulator. */
+function manualClock(): { now: () => number; advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => Date.now() + offset, advance: (ms) => (offset += ms) };
+}
 
 /** A TCP port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -103,9 +107,10 @@ describe('one session per environment', () => {
   });
 
   it('a session idle longer than sessionTimeoutSeconds is refreshed before use, without a 401', async () => {
-    fx = await legacyFixture({}, { sessionTimeoutSeconds: 0.2 });
+    const clock = manualClock();
+    fx = await legacyFixture({ now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
-    await sleep(300);
+    clock.advance(3501_000);
     await fx.client.fetchTable('Kunden', { top: 1 });
     expect(fx.emulator.counters.byRoute.login).toBe(2);
     expect(fx.emulator.counters.rejected401).toBe(0);
@@ -115,10 +120,11 @@ describe('one session per environment', () => {
   });
 
   it('a proactive refresh never needs a second licence, even with a pool of one', async () => {
-    // Client refreshes at 0.3 s, 4D expires at 5 s: in between, 4D still counts the old session.
-    fx = await legacyFixture({ sessions: 1, sessionIdleSeconds: 5 }, { sessionTimeoutSeconds: 0.3 });
+    // Client refreshes after 3500 s, 4D expires at 3600 s: in between, 4D still counts the old session.
+    const clock = manualClock();
+    fx = await legacyFixture({ sessions: 1, now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
-    await sleep(400);
+    clock.advance(3550_000);
     const page = await fx.client.fetchTable('Kunden', { top: 1 });
     expect(page.rows).toHaveLength(1);
     expect(fx.emulator.counters.rejected402).toBe(0);
@@ -126,10 +132,10 @@ describe('one session per environment', () => {
   });
 
   it('a proactive refresh after 4D dropped the session upgrades the guest session 4D opens', async () => {
-    fx = await legacyFixture({ sessions: 1 }, { sessionTimeoutSeconds: 0.3 });
+    const clock = manualClock();
+    fx = await legacyFixture({ sessions: 1, now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
-    await sleep(400);
-    fx.emulator.expireAllSessions(); // 4D dropped it meanwhile
+    clock.advance(3700_000); // 4D dropped it meanwhile
     expect((await fx.client.fetchTable('Kunden', { top: 1 })).rows).toHaveLength(1);
     expect(fx.emulator.counters.logins).toBe(2);
     expect(fx.emulator.counters.sessionsOpened).toBe(2);
@@ -196,7 +202,8 @@ describe('one session per environment', () => {
 
 describe('licence limit (402) breaker', () => {
   it('opens the breaker: no further logins until it closes', async () => {
-    fx = await legacyFixture({ sessions: 1 }, { sessionLimitBreakerSeconds: 0.5 });
+    const clock = manualClock();
+    fx = await legacyFixture({ sessions: 1 }, { now: clock.now, sessionLimitBreakerSeconds: 30 });
     const other = fx.newClient(); // its own store: a separate deployment holding the only licence
     await other.fetchTable('Kunden', { top: 1 });
     fx.emulator.resetCounters();
@@ -221,7 +228,7 @@ describe('licence limit (402) breaker', () => {
 
     // A licence frees up; after the breaker closes, one login succeeds.
     fx.emulator.setSessionLimit(2);
-    await sleep(600);
+    clock.advance(30_000);
     await fx.client.fetchTable('Kunden', { top: 1 });
     expect(fx.emulator.counters.logins).toBe(1);
     expect(fx.emulator.counters.rejected402).toBe(1);
