@@ -36,9 +36,14 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+// The session rules hold whichever sessions 4D licenses: every one, guests included (the WSZ
+// server's legacy sessions), or only logged-in ones.
+describe.each(['every-session', 'force-login'] as const)('licence mode %s', (licenceMode) => {
+const fixture: typeof legacyFixture = (emulatorOptions = {}, clientOptions = {}) => legacyFixture({ licenceMode, ...emulatorOptions }, clientOptions);
+
 describe('one session per environment', () => {
   it('50 concurrent cold reads cost exactly one login', async () => {
-    fx = await legacyFixture();
+    fx = await fixture();
     const pages = await Promise.all(Array.from({ length: 50 }, (_, i) => fx!.client.fetchTable('Kunden', { top: 1, skip: i })));
     expect(pages.every((p) => p.rows.length === 1)).toBe(true);
     expect(fx.emulator.counters.logins).toBe(1);
@@ -49,7 +54,7 @@ describe('one session per environment', () => {
   });
 
   it('two clients sharing a store cold-start with one login between them', async () => {
-    fx = await legacyFixture();
+    fx = await fixture();
     const store = createSessionStore();
     const a = fx.newClient({ store });
     const b = fx.newClient({ store });
@@ -63,7 +68,7 @@ describe('one session per environment', () => {
   });
 
   it('an expired session costs exactly one re-login and the request succeeds', async () => {
-    fx = await legacyFixture();
+    fx = await fixture();
     await fx.client.fetchTable('Kunden', { top: 1 });
     const firstId = (await fx.client.sessionState()).sessionId;
     fx.emulator.expireAllSessions();
@@ -81,7 +86,7 @@ describe('one session per environment', () => {
   });
 
   it('concurrent requests on an expired session share one re-login', async () => {
-    fx = await legacyFixture();
+    fx = await fixture();
     await fx.client.fetchTable('Kunden', { top: 1 });
     fx.emulator.expireAllSessions();
     fx.emulator.resetCounters();
@@ -90,7 +95,7 @@ describe('one session per environment', () => {
   });
 
   it('a 401 on a stale session adopts the fresh session another process wrote instead of logging in again', async () => {
-    fx = await legacyFixture();
+    fx = await fixture();
     const store = createSessionStore();
     const a = fx.newClient({ store });
     const b = fx.newClient({ store });
@@ -108,7 +113,7 @@ describe('one session per environment', () => {
 
   it('a session idle longer than sessionTimeoutSeconds is refreshed before use, without a 401', async () => {
     const clock = manualClock();
-    fx = await legacyFixture({ now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
+    fx = await fixture({ now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
     clock.advance(3501_000);
     await fx.client.fetchTable('Kunden', { top: 1 });
@@ -122,7 +127,7 @@ describe('one session per environment', () => {
   it('a proactive refresh never needs a second licence, even with a pool of one', async () => {
     // Client refreshes after 3500 s, 4D expires at 3600 s: in between, 4D still counts the old session.
     const clock = manualClock();
-    fx = await legacyFixture({ sessions: 1, now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
+    fx = await fixture({ sessions: 1, now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
     clock.advance(3550_000);
     const page = await fx.client.fetchTable('Kunden', { top: 1 });
@@ -133,7 +138,7 @@ describe('one session per environment', () => {
 
   it('a proactive refresh after 4D dropped the session upgrades the guest session 4D opens', async () => {
     const clock = manualClock();
-    fx = await legacyFixture({ sessions: 1, now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
+    fx = await fixture({ sessions: 1, now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
     clock.advance(3700_000); // 4D dropped it meanwhile
     expect((await fx.client.fetchTable('Kunden', { top: 1 })).rows).toHaveLength(1);
@@ -144,7 +149,7 @@ describe('one session per environment', () => {
   });
 
   it('a second client reuses the stored session without logging in', async () => {
-    fx = await legacyFixture();
+    fx = await fixture();
     const store = createSessionStore();
     const a = fx.newClient({ store });
     await a.fetchTable('Kunden', { top: 1 });
@@ -156,7 +161,7 @@ describe('one session per environment', () => {
 
   it('a cookie rotated on a successful answer replaces the stored one', async () => {
     // auth 'none': a request with an expired cookie silently gets a new guest cookie and a 200.
-    fx = await legacyFixture({ auth: 'none' });
+    fx = await fixture({ auth: 'none' });
     const store = createSessionStore();
     const a = fx.newClient({ store });
     await a.fetchTable('Kunden', { top: 1 });
@@ -177,7 +182,7 @@ describe('one session per environment', () => {
   });
 
   it('HTTP Basic opens the session on GET $info once', async () => {
-    const emulatorFx = await legacyFixture();
+    const emulatorFx = await fixture();
     fx = emulatorFx;
     const client = fx.newClient({
       environments: { test: { baseUrl: `${fx.emulator.url}/rest/`, username: USER, password: PASSWORD, auth: 'basic' } },
@@ -190,7 +195,7 @@ describe('one session per environment', () => {
   });
 
   it('wrong credentials fail with LegacyAPIAuthenticationError after one attempt', async () => {
-    fx = await legacyFixture();
+    fx = await fixture();
     const client = fx.newClient({ environments: { test: { baseUrl: fx.emulator.url, username: USER, password: 'wrong' } } });
     const error = await rejection(client.fetchTable('Kunden'));
     expect(error).toBeInstanceOf(LegacyAPIAuthenticationError);
@@ -203,7 +208,7 @@ describe('one session per environment', () => {
 describe('licence limit (402) breaker', () => {
   it('opens the breaker: no further logins until it closes', async () => {
     const clock = manualClock();
-    fx = await legacyFixture({ sessions: 1 }, { now: clock.now, sessionLimitBreakerSeconds: 30 });
+    fx = await fixture({ sessions: 1 }, { now: clock.now, sessionLimitBreakerSeconds: 30 });
     const other = fx.newClient(); // its own store: a separate deployment holding the only licence
     await other.fetchTable('Kunden', { top: 1 });
     fx.emulator.resetCounters();
@@ -235,7 +240,7 @@ describe('licence limit (402) breaker', () => {
   });
 
   it('the breaker is shared through the store: other processes back off too', async () => {
-    fx = await legacyFixture({ sessions: 0 });
+    fx = await fixture({ sessions: 0 });
     const store = createSessionStore();
     const a = fx.newClient({ store });
     const b = fx.newClient({ store });
@@ -246,6 +251,7 @@ describe('licence limit (402) breaker', () => {
     expect(fx.emulator.counters.rejected402).toBe(1);
     await store.close();
   });
+});
 });
 
 describe('retries and timeouts', () => {
