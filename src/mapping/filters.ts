@@ -10,6 +10,43 @@ import { money, parseMoney } from './fields.js';
 
 type Operators = Record<string, unknown>;
 
+/**
+ * How deeply `and`/`or`/`not` may nest in one filter (`{ not: { and: [{ … }] } }` is 2 levels).
+ * Hand-written filters need a handful; a deeper one is refused as `BAD_USER_INPUT` before any
+ * upstream request, instead of exhausting the stack (graphql-js coerces variables recursively) or
+ * the URL.
+ */
+export const MAX_FILTER_DEPTH = 20;
+
+/**
+ * The `and`/`or`/`not` nesting of a filter input (0 for plain field conditions), measured without
+ * recursion so that any depth can be measured and reported. Lists count as their deepest element;
+ * values that are not objects count 0.
+ */
+export function filterDepth(input: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[input, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push([item, depth]);
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    for (const key of ['and', 'or', 'not']) {
+      const inner = (value as Record<string, unknown>)[key];
+      if (inner !== undefined && inner !== null) stack.push([inner, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
+/** The refusal of a filter nested deeper than {@link MAX_FILTER_DEPTH}, naming the limit and the depth found. */
+export function filterTooDeepMessage(path: string, depth: number): string {
+  return `${path} nests and/or/not ${depth} levels deep; at most ${MAX_FILTER_DEPTH} levels are allowed`;
+}
+
 const OPERATORS = ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte', 'beginsWith', 'contains', 'isNull'] as const;
 
 function filterableFields(def: EntityDefinition): string[] {
@@ -72,9 +109,16 @@ function combine(nodes: FilterNode[], how: 'and' | 'or'): FilterNode | undefined
 /**
  * Converts `input` (a `<Type>Filter`) into a filter node; `undefined` when it sets no condition.
  * @param path the argument's name in error messages (default `filter`)
- * @throws InputError for a field that is not filterable, an empty `in`, a bad value
+ * @throws InputError for a field that is not filterable, an empty `in`, a bad value, and/or/not
+ *   nested deeper than {@link MAX_FILTER_DEPTH}
  */
 export function toLegacyFilter(def: EntityDefinition, input: Record<string, unknown> | null | undefined, path = 'filter'): FilterNode | undefined {
+  const depth = filterDepth(input);
+  if (depth > MAX_FILTER_DEPTH) throw new InputError(filterTooDeepMessage(path, depth));
+  return translate(def, input, path);
+}
+
+function translate(def: EntityDefinition, input: Record<string, unknown> | null | undefined, path: string): FilterNode | undefined {
   if (!input) return undefined;
   const nodes: FilterNode[] = [];
   for (const [key, value] of Object.entries(input)) {
@@ -85,12 +129,12 @@ export function toLegacyFilter(def: EntityDefinition, input: Record<string, unkn
       // but "no condition" here, so it is refused like an empty `in`.
       if (key === 'or' && (value as unknown[]).length === 0) throw new InputError(`${at} must list at least one condition`);
       const parts = (value as Record<string, unknown>[])
-        .map((part, i) => toLegacyFilter(def, part, `${at}[${i}]`))
+        .map((part, i) => translate(def, part, `${at}[${i}]`))
         .filter((n): n is FilterNode => n !== undefined);
       const node = combine(parts, key);
       if (node) nodes.push(node);
     } else if (key === 'not') {
-      const inner = toLegacyFilter(def, value as Record<string, unknown>, at);
+      const inner = translate(def, value as Record<string, unknown>, at);
       if (inner) nodes.push(f.not(inner));
     } else if (key === 'id' || def.fields[key]?.filterable) {
       nodes.push(...fieldConditions(def, key, value as Operators, at));
