@@ -83,6 +83,11 @@ function toConnection<T>(typename: string, nodes: readonly T[], start: number, t
 export class DataAccess {
   readonly loaders: EntityLoaders;
   readonly maxPageSize: number;
+  /**
+   * Pages read in this request, by table, filter, order and page: identical list calls of one
+   * operation (aliases, fragments) share one upstream request, as key lookups share a loader.
+   */
+  private readonly pages = new Map<string, ReturnType<DataSource['fetchTable']>>();
 
   constructor(
     private readonly client: DataSource,
@@ -126,13 +131,14 @@ export class DataAccess {
       if (!orderBy.some(([a]) => a === attribute)) orderBy.push([attribute, 'asc']);
     }
     // $top=0 means "the default" to 4D; ask for one row and drop it when only the count is wanted.
-    const page = await this.client.fetchTable(def.table, {
-      filter,
-      orderBy: orderBy as OrderBy,
-      top: Math.max(first, 1),
-      skip,
-      attributes: attributesOf(def),
-    });
+    const top = Math.max(first, 1);
+    const key = JSON.stringify([def.table, filter ?? null, orderBy, top, skip]);
+    let pending = this.pages.get(key);
+    if (!pending) {
+      pending = this.client.fetchTable(def.table, { filter, orderBy: orderBy as OrderBy, top, skip, attributes: attributesOf(def) });
+      this.pages.set(key, pending);
+    }
+    const page = await pending;
     const models = page.rows.slice(0, first).map((row) => {
       const model = decodeRow(def, row as LegacyRow);
       this.loaders.prime(def, model);
@@ -243,6 +249,7 @@ export class DataAccess {
     const model = decodeRow(def, row);
     this.loaders.prime(def, model, { replace: true });
     this.loaders.clearLists();
+    this.pages.clear();
     return model;
   }
 
