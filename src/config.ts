@@ -51,6 +51,8 @@ export interface AppConfig {
   readonly shutdownGraceMs: number;
   /** Keys per upstream request of a loader (a tick's keys are split into such requests, fetched in parallel); `MAX_BATCH_SIZE`, default 100. */
   readonly maxBatchSize: number;
+  /** Limits every operation must pass before any upstream request (see `src/limits/`). */
+  readonly queryLimits: QueryLimitsConfig;
   /** The legacy client settings (the old WSZ_api settings block). */
   readonly legacy: {
     readonly environments: Readonly<Record<string, EnvironmentConfig>>;
@@ -68,6 +70,20 @@ export interface AppConfig {
   };
   /** Set when no upstream is configured: the subgraph starts the built-in emulator. */
   readonly emulator?: EmulatorConfig;
+}
+
+/** Per-operation limits, checked before execution: a refused operation costs no upstream request. */
+export interface QueryLimitsConfig {
+  /** Deepest selection nesting (introspection's `__schema` not counted, fragments flattened); `MAX_QUERY_DEPTH`, default 12. */
+  readonly maxDepth: number;
+  /** Aliases per operation (fragments counted where spread); `MAX_ALIASES`, default 30. */
+  readonly maxAliases: number;
+  /** Estimated upstream requests per operation; `MAX_QUERY_REQUESTS`, default 200. */
+  readonly maxRequests: number;
+  /** Estimated rows read from the ERP per operation; `MAX_QUERY_ROWS`, default 20000. */
+  readonly maxRows: number;
+  /** Children per parent the estimate assumes for an unpaged 1→N relation (`SalesRecord.items`, …); `QUERY_COST_CHILDREN`, default 10. */
+  readonly childrenPerParent: number;
 }
 
 /** Thrown for an invalid setting; the message names the setting and the offending value. */
@@ -319,6 +335,13 @@ function buildConfig(env: Env): AppConfig {
     maxPageSize: intSetting(env, 'MAX_PAGE_SIZE', 100, 1, 10_000),
     shutdownGraceMs: intSetting(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     maxBatchSize: intSetting(env, 'MAX_BATCH_SIZE', 100, 1, 10_000),
+    queryLimits: {
+      maxDepth: intSetting(env, 'MAX_QUERY_DEPTH', 12, 1, 1_000),
+      maxAliases: intSetting(env, 'MAX_ALIASES', 30, 0, 100_000),
+      maxRequests: intSetting(env, 'MAX_QUERY_REQUESTS', 200, 1, 1_000_000),
+      maxRows: intSetting(env, 'MAX_QUERY_ROWS', 20_000, 1, 100_000_000),
+      childrenPerParent: intSetting(env, 'QUERY_COST_CHILDREN', 10, 1, 100_000),
+    },
     legacy: {
       environments,
       defaultEnvironment: defaultEnv as string,

@@ -14,6 +14,7 @@ import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { contextFactory, type Context } from './context.js';
 import { createErrorHandling } from './errors.js';
+import { queryLimits, type QueryLimitOptions } from './limits/index.js';
 import { Readiness, drainHttpServer } from './health.js';
 import type { DataSource } from './mapping/data.js';
 import type { Metrics } from './metrics.js';
@@ -40,6 +41,8 @@ export interface ServerDependencies {
   readonly maxBatchSize?: number;
   /** Largest `first` of a list query; default 100. */
   readonly maxPageSize?: number;
+  /** Depth, alias and cost limits of an operation (`src/limits/`); defaults in `DEFAULT_QUERY_LIMITS`. */
+  readonly queryLimits?: QueryLimitOptions;
 }
 
 export interface BuiltServer {
@@ -68,8 +71,12 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
   const errors = createErrorHandling({ logger: deps.logger, production: deps.production });
   const createContext = contextFactory({ ...deps, upstreamReady: deps.upstreamReady ?? (() => readiness.upstreamAvailable()) });
 
+  // Checked before execution, so a refused operation costs no upstream request.
+  const limits = queryLimits<Context>({ ...deps.queryLimits, maxBatchSize: deps.maxBatchSize, maxPageSize: deps.maxPageSize });
+
   const apollo = new ApolloServer<Context>({
     schema: buildSubgraphSchema([{ typeDefs: loadTypeDefs(), resolvers: resolvers as never }]),
+    validationRules: limits.validationRules,
     formatError: errors.formatError,
     includeStacktraceInErrorResponses: false,
     // Shutdown is the entry point's (one signal handler, draining first): Apollo's own handler
@@ -82,6 +89,7 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
       deps.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       deps.metrics.plugin,
       errors.plugin,
+      limits.plugin,
     ],
     logger: deps.logger,
   });

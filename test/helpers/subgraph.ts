@@ -7,6 +7,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/em
 import { createLegacyClient, type LegacyClient, type LegacyClientOptions } from '../../src/legacy/index.js';
 import { Readiness } from '../../src/health.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
+import type { QueryLimitOptions } from '../../src/limits/index.js';
 import { buildServer, type BuiltServer } from '../../src/server.js';
 
 export interface TestSubgraph {
@@ -28,6 +29,8 @@ export async function startTestSubgraph(
     client?: Partial<LegacyClientOptions>;
     maxBatchSize?: number;
     maxPageSize?: number;
+    /** Query limits (depth, aliases, cost); default: the server's defaults. */
+    queryLimits?: QueryLimitOptions;
     logger?: Logger;
     production?: boolean;
   } = {},
@@ -54,6 +57,7 @@ export async function startTestSubgraph(
     metrics,
     maxBatchSize: options.maxBatchSize,
     maxPageSize: options.maxPageSize,
+    queryLimits: options.queryLimits,
   });
   await server.start();
 
