@@ -2,27 +2,24 @@
  * The client's cookie jar for 4D sessions (protocol reference §5.1, §8.1): one value per cookie
  * name, replaced on every `Set-Cookie`, every cookie sent back, each name exactly once.
  */
+import { parseSetCookie } from 'set-cookie-parser';
 
 /** Cookie name → value of one 4D session (`WASID4D`, `4DSID_<App>`, …). */
 export type CookieJar = Readonly<Record<string, string>>;
 
-/** Parses `Set-Cookie` values into name → value; `null` marks a cookie the server deleted. */
+/**
+ * Parses `Set-Cookie` values (set-cookie-parser, values kept verbatim) into name → value; `null`
+ * marks a cookie the server deleted (empty value, `Max-Age` ≤ 0 or an `Expires` in the past).
+ */
 export function parseSetCookies(headers: readonly string[], now = Date.now()): Map<string, string | null> {
   const jar = new Map<string, string | null>();
-  for (const header of headers) {
-    const [pair = '', ...attributes] = header.split(';');
-    const eq = pair.indexOf('=');
-    if (eq <= 0) continue;
-    const name = pair.slice(0, eq).trim();
-    let value = pair.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    let deleted = value === '';
-    for (const attribute of attributes) {
-      const [k = '', v = ''] = attribute.split('=').map((x) => x.trim());
-      if (k.toLowerCase() === 'max-age' && Number(v) <= 0) deleted = true;
-      if (k.toLowerCase() === 'expires' && Date.parse(v) < now) deleted = true;
-    }
-    jar.set(name, deleted ? null : value);
+  for (const cookie of parseSetCookie([...headers], { decodeValues: false, silent: true })) {
+    if (!cookie.name) continue;
+    let value = cookie.value;
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    const deleted =
+      value === '' || (cookie.maxAge !== undefined && cookie.maxAge <= 0) || (cookie.expires !== undefined && cookie.expires.getTime() < now);
+    jar.set(cookie.name, deleted ? null : value);
   }
   return jar;
 }
