@@ -6,10 +6,13 @@
  * naming the setting and the value (never echoing a password). The result is deeply frozen.
  *
  * With no upstream configured at all (no `LEGACY_API_URL`, no environments in the file), the
- * subgraph runs against the built-in 4D emulator.
+ * subgraph runs against the built-in 4D emulator in development; in production, and for the command
+ * line and the compatibility module, that is an error unless they opt in (see {@link LoadConfigOptions}).
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { defaultSessionFilePath } from './legacy/file-session-store.js';
 
 /** One 4D REST server the client may talk to (the old package's `test`, `live`, …). */
 export interface EnvironmentConfig {
@@ -68,8 +71,27 @@ export interface AppConfig {
     /** Keep-alive connections per environment; `LEGACY_API_CONNECTIONS`, default 8. */
     readonly connections: number;
   };
-  /** Set when no upstream is configured: the subgraph starts the built-in emulator. */
+  /**
+   * Session store of the command line and the compatibility module when `REDIS_URL` is not set;
+   * `WSZ_SESSION_FILE`, default `sessions.json` in the user's cache directory (`~/.cache/wsz`, …).
+   */
+  readonly sessionFile: string;
+  /** Set when the built-in emulator is the upstream (see {@link LoadConfigOptions.emulator}). */
   readonly emulator?: EmulatorConfig;
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /**
+   * When the built-in emulator is the upstream. `'fallback'` (default; the subgraph): when no upstream
+   * is configured, except with `NODE_ENV=production`, where that is a ConfigError naming
+   * `LEGACY_API_URL`. `'never'` (the command line, the compatibility module): no upstream configured
+   * is a ConfigError naming `LEGACY_API_URL` and `WSZ_CONFIG_FILE`. `'always'`: the emulator, whatever
+   * is configured (`wsz --emulator`).
+   */
+  emulator?: 'fallback' | 'never' | 'always';
+  /** With `'never'`: how the caller opts in to the emulator, appended to the error (e.g. `run with --emulator`). */
+  emulatorOptIn?: string;
 }
 
 /** Per-operation limits, checked before execution: a refused operation costs no upstream request. */
@@ -248,16 +270,16 @@ function deepFreeze<T>(value: T): T {
  * Builds and validates the configuration from `env` (default `process.env`).
  * @throws ConfigError naming the first bad setting and its value, with every secret masked.
  */
-export function loadConfig(env: Env = process.env): AppConfig {
+export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): AppConfig {
   try {
-    return buildConfig(env);
+    return buildConfig(env, options);
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(maskSecrets(err.message, env));
     throw err;
   }
 }
 
-function buildConfig(env: Env): AppConfig {
+function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
   const file = env.WSZ_CONFIG_FILE ? readConfigFile(env.WSZ_CONFIG_FILE) : {};
   const environments: Record<string, EnvironmentConfig> = { ...(file.environments ?? {}) };
 
@@ -294,7 +316,21 @@ function buildConfig(env: Env): AppConfig {
     };
   }
 
-  const useEmulator = Object.keys(environments).length === 0;
+  // No silent emulator where a real ERP was meant: only the subgraph in development falls back to it.
+  const emulatorMode = options.emulator ?? 'fallback';
+  const configured = Object.keys(environments).length > 0;
+  if (!configured && emulatorMode === 'never') {
+    throw new ConfigError(
+      'no 4D server configured: set LEGACY_API_URL (with LEGACY_API_USERNAME and LEGACY_API_PASSWORD) or WSZ_CONFIG_FILE (a JSON file with environments)' +
+        (options.emulatorOptIn ? `, or ${options.emulatorOptIn}` : ''),
+    );
+  }
+  if (!configured && emulatorMode === 'fallback' && env.NODE_ENV === 'production') {
+    throw new ConfigError(
+      'LEGACY_API_URL is required with NODE_ENV=production: set LEGACY_API_URL (with LEGACY_API_USERNAME and LEGACY_API_PASSWORD) or an environment in WSZ_CONFIG_FILE; the built-in emulator runs only in development',
+    );
+  }
+  const useEmulator = emulatorMode === 'always' || !configured;
   let emulator: EmulatorConfig | undefined;
   let defaultEnv = defaultEnvironment;
   if (useEmulator) {
@@ -311,6 +347,11 @@ function buildConfig(env: Env): AppConfig {
     throw new ConfigError(
       `${setting} must name a configured environment (${Object.keys(environments).join(', ')}), got ${JSON.stringify(defaultEnv ?? null)}`,
     );
+  }
+
+  const sessionFile = env.WSZ_SESSION_FILE || defaultSessionFilePath(env);
+  if (!isAbsolute(sessionFile)) {
+    throw new ConfigError(`WSZ_SESSION_FILE must be an absolute file path, got ${showValue(sessionFile)}`);
   }
 
   const logLevel = env.LOG_LEVEL ?? 'info';
@@ -332,6 +373,7 @@ function buildConfig(env: Env): AppConfig {
     logLevel,
     redisUrl,
     storeNamespace: env.STORE_NAMESPACE || 'wsz',
+    sessionFile,
     maxPageSize: intSetting(env, 'MAX_PAGE_SIZE', 100, 1, 10_000),
     shutdownGraceMs: intSetting(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     maxBatchSize: intSetting(env, 'MAX_BATCH_SIZE', 100, 1, 10_000),

@@ -1,33 +1,59 @@
 /**
- * Wires the long-lived parts of a process from the configuration: the shared session store, the
- * embedded emulator when no upstream is configured, the legacy client and the metrics.
- * Used by the server entry point and the command line.
+ * Wires the long-lived parts of a process from the configuration: the session store, the embedded
+ * emulator when the configuration asks for it, the legacy client and the metrics.
+ * Used by the server entry point, the command line and the compatibility module.
+ *
+ * The emulator is imported only when it is used (a dynamic `import()`), so a process talking to a
+ * real ERP never loads `src/emulator/` (test/process/no-silent-emulator.test.ts checks it).
  */
 import type { Logger } from 'pino';
 import { ConfigError, type AppConfig } from './config.js';
-import { startEmulator, type Emulator } from './emulator/index.js';
-import { createLegacyClient, createSessionStore, type LegacyClient } from './legacy/index.js';
+import type { Emulator } from './emulator/index.js';
+import { createFileSessionStore, createLegacyClient, createSessionStore, type LegacyClient, type SessionStore } from './legacy/index.js';
 import type { UpstreamEvent } from './metrics.js';
 
 export interface Runtime {
   readonly client: LegacyClient;
   /** Set when the built-in emulator serves as the upstream. */
   readonly emulator?: Emulator;
+  /** Which session store holds the sessions: `redis` (`REDIS_URL`), `file` or `memory`. */
+  readonly sessionStore: 'redis' | 'file' | 'memory';
+  /**
+   * Closes the client (which logs out a session no other process can use, i.e. one kept in memory),
+   * the store and the emulator. Idempotent.
+   */
   close(): Promise<void>;
+}
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions {
+  /** Called for every upstream HTTP attempt (metrics). Default none. */
+  onUpstreamRequest?: (event: UpstreamEvent) => void;
+  /**
+   * Where the sessions live when `REDIS_URL` is not set. `'memory'` (default; the subgraph, which logs
+   * its session out at shutdown) or `'file'` (the command line and the compatibility module: the
+   * session survives the process in `config.sessionFile`, so runs one after another share one
+   * licence). With `REDIS_URL` Redis is used either way. An in-process emulator dies with the process,
+   * and its session with it, so it always gets the memory store.
+   */
+  sessionStore?: 'memory' | 'file';
+}
+
+function hideCredentials(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//(credentials hidden)@');
 }
 
 /**
  * Starts the runtime. With `config.emulator` set, the emulator is started first and the default
  * environment points at it with the emulator's default credentials.
+ * @throws ConfigError naming `REDIS_URL` or `WSZ_SESSION_FILE` when the session store cannot be used.
  */
-export async function createRuntime(
-  config: AppConfig,
-  logger: Logger,
-  options: { onUpstreamRequest?: (event: UpstreamEvent) => void } = {},
-): Promise<Runtime> {
+export async function createRuntime(config: AppConfig, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   let emulator: Emulator | undefined;
   let environments = config.legacy.environments;
   if (config.emulator) {
+    // Loaded here only: production processes never import the emulator.
+    const { startEmulator } = await import('./emulator/index.js');
     emulator = await startEmulator({
       port: config.emulator.port,
       scale: config.emulator.scale,
@@ -36,15 +62,22 @@ export async function createRuntime(
     });
     environments = { [config.legacy.defaultEnvironment]: { baseUrl: emulator.url, username: 'wsz', password: 'wsz', auth: 'login' } };
   }
-  const store = createSessionStore({ redisUrl: config.redisUrl, namespace: config.storeNamespace, logger });
+
+  const kind: Runtime['sessionStore'] = config.redisUrl ? 'redis' : options.sessionStore === 'file' && !emulator ? 'file' : 'memory';
+  const store: SessionStore =
+    kind === 'file'
+      ? createFileSessionStore({ path: config.sessionFile, logger })
+      : createSessionStore({ redisUrl: config.redisUrl, namespace: config.storeNamespace, logger });
   try {
     // Before the first request: an unconnected store would let replicas starting together each log in.
     await store.connect();
   } catch (err) {
     await store.close();
     await emulator?.close();
-    const where = (config.redisUrl ?? '').replace(/\/\/[^@/]*@/, '//(credentials hidden)@');
-    throw new ConfigError(`REDIS_URL: Redis at ${where} does not answer: ${(err as Error).message}`);
+    if (kind === 'file') {
+      throw new ConfigError(`WSZ_SESSION_FILE: ${(err as Error).message}; set WSZ_SESSION_FILE to a file in a writable directory`);
+    }
+    throw new ConfigError(`REDIS_URL: Redis at ${hideCredentials(config.redisUrl ?? '')} does not answer: ${(err as Error).message}`);
   }
   const client = createLegacyClient({
     environments,
@@ -58,13 +91,22 @@ export async function createRuntime(
     logger,
     onUpstreamRequest: options.onUpstreamRequest,
   });
+  let closing: Promise<void> | undefined;
   return {
     client,
     emulator,
-    async close() {
-      await client.close();
-      await store.close();
-      await emulator?.close();
+    sessionStore: kind,
+    close() {
+      closing ??= (async () => {
+        // The client first: with a memory store it logs its session out, which needs the store.
+        try {
+          await client.close();
+        } finally {
+          await store.close();
+          await emulator?.close();
+        }
+      })();
+      return closing;
     },
   };
 }

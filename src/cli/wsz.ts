@@ -6,10 +6,13 @@
  *   wsz fetch <table> [--where …] [--top n] [--skip n] [--all] [--attributes a,b]
  *             [--order-by "Nummer desc"] [--format json|csv]
  *   wsz push <table> <key> <field> <value>      write one field (optimistic locking)
- *   wsz session [--cookie]                      show the shared session's state
+ *   wsz session [--cookie | --logout]           show the shared session's state, or end it
+ *   wsz --emulator …                            run against a built-in emulator in this process
  *
- * Configuration as for the server (`LEGACY_API_URL`, `WSZ_CONFIG_FILE`, `REDIS_URL`, …); with no
- * upstream configured it runs against the built-in emulator and says so on stderr.
+ * Configuration as for the server (`LEGACY_API_URL`, `WSZ_CONFIG_FILE`, `REDIS_URL`, …). Without an
+ * upstream it fails (exit 2) naming the settings: it never falls back to an emulator unless asked
+ * with `--emulator`. Without `REDIS_URL` the session is kept in a local file (`WSZ_SESSION_FILE`),
+ * so runs one after another share one session (one licence) as the old cookie file did.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -118,17 +121,25 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   let runtime: Runtime | undefined;
   const getRuntime = async (): Promise<Runtime> => {
     if (runtime) return runtime;
-    const config = loadConfig(io.env);
+    const useEmulator = program.opts().emulator === true;
+    const config = loadConfig(io.env, {
+      emulator: useEmulator ? 'always' : 'never',
+      emulatorOptIn: 'run with --emulator to use a built-in emulator with generated data',
+    });
     // Logs go to stderr so stdout carries only data (JSON or CSV).
     const logger = pino({ level: config.logLevel }, pino.destination(2));
-    runtime = await createRuntime(config, logger);
-    if (runtime.emulator) io.err(`wsz: no LEGACY_API_URL configured, using the built-in 4D emulator at ${runtime.emulator.url}\n`);
+    runtime = await createRuntime(config, logger, { sessionStore: 'file' });
+    if (runtime.emulator) {
+      const ignored = Object.keys(config.legacy.environments).length > 0 ? '; the configured 4D server is not used' : '';
+      io.err(`wsz: --emulator: using a built-in 4D emulator at ${runtime.emulator.url} (generated data, writes end with this command${ignored})\n`);
+    }
     return runtime;
   };
 
   const program = new Command('wsz')
     .description('Read and write the legacy WSZ ERP through its 4D REST server (replacement of the WSZ_api scripts)')
     .option('--env <name>', 'environment to use (default: the configured default environment)')
+    .option('--emulator', 'run against a built-in 4D emulator in this process (generated data; writes end with the command)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 
@@ -187,11 +198,18 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 
   program
     .command('session')
-    .description("show the shared session's state (never the cookie, unless --cookie)")
-    .option('--cookie', 'print the Cookie header value instead (keep it secret)')
-    .action(async (options: { cookie?: boolean }) => {
+    .description("show the shared session's state (never the cookie, unless --cookie), or end it with --logout")
+    .addOption(new Option('--cookie', 'print the Cookie header value instead (keep it secret)').conflicts('logout'))
+    .addOption(new Option('--logout', 'end the shared session at the 4D server and forget it (frees its licence)').conflicts('cookie'))
+    .action(async (options: { cookie?: boolean; logout?: boolean }) => {
       const rt = await getRuntime();
       const environment = program.opts().env as string | undefined;
+      if (options.logout) {
+        // Never logs in just to log out: without a stored session there is nothing to end.
+        const loggedOut = await rt.client.logout(environment);
+        io.out(`${JSON.stringify({ environment: environment ?? rt.client.defaultEnvironment, loggedOut })}\n`);
+        return;
+      }
       if (options.cookie) {
         io.out(`${await rt.client.getSessionCookie(environment)}\n`);
         return;

@@ -9,16 +9,19 @@
  * | `push_data(table, column, key, value)` → bool       | `pushData(table, column, key, value)` → boolean        |
  * | `get_session_cookie(mode='live')` → str             | `getSessionCookie(mode = 'live')` → cookie header      |
  *
- * Differences on purpose: the session is the shared one (never a local cookie file), the rows are
- * the raw 4D entities (a list of objects instead of a DataFrame), and invalid input throws instead
- * of silently fetching or writing something else.
+ * Differences on purpose: the session is the shared one (in Redis with `REDIS_URL`, else in the
+ * local session file `WSZ_SESSION_FILE`, so scripts run one after another share one licence as the
+ * old cookie file did), the rows are the raw 4D entities (a list of objects instead of a DataFrame),
+ * invalid input throws instead of silently fetching or writing something else, and without a
+ * configured 4D server every call fails naming the settings: a built-in emulator is used only when
+ * asked for (`configureWszApi({ emulator: true })`).
  */
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { loadConfig } from '../config.js';
 import { f, type FilterNode } from '../legacy/filter.js';
 import { LegacyAPIDataError, LegacyValidationError } from '../legacy/errors.js';
-import { defaultOrderBy, type LegacyClient } from '../legacy/index.js';
+import { defaultOrderBy, LegacyClient } from '../legacy/index.js';
 import { findTable, TABLE_NAMES, type TableName } from '../legacy/tables.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 
@@ -34,22 +37,66 @@ export const CREATION_DATE_ATTRIBUTE: Partial<Record<TableName, string>> = {
   WerksauftrPos: 'Datum_begin',
 };
 
+/** Options of {@link configureWszApi} (when not passing a client). */
+export interface WszApiOptions {
+  /**
+   * Run against a built-in 4D emulator in this process (generated data; writes end with the process)
+   * instead of the configured 4D server. Default `false`: without a configured server every call
+   * fails with a ConfigError naming `LEGACY_API_URL` and `WSZ_CONFIG_FILE`.
+   */
+  emulator?: boolean;
+  /** Environment variables the configuration is read from. Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Logger for the client and the session store. Default: silent. */
+  logger?: Logger;
+}
+
 let runtime: Promise<Runtime> | undefined;
 let injected: LegacyClient | undefined;
+let settings: WszApiOptions = {};
 let log: Logger = pino({ level: 'silent' });
 
 /**
- * Uses `client` for every following call instead of one built from the configuration
- * (environment variables / `WSZ_CONFIG_FILE`, as the server reads them). Pass `undefined` to reset.
+ * Chooses where the following calls go.
+ * - `configureWszApi(client)`: use this legacy client (the caller closes it).
+ * - `configureWszApi({ emulator, env, logger })`: build a client from the configuration (environment
+ *   variables / `WSZ_CONFIG_FILE`, as the server reads them), or on a built-in emulator with
+ *   `emulator: true`.
+ * - `configureWszApi(undefined)`: back to the default, a client built from `process.env`.
+ *
+ * A client this module built before is closed (in the background; await {@link closeWszApi} first to
+ * wait for it).
  */
-export function configureWszApi(client: LegacyClient | undefined, logger?: Logger): void {
-  injected = client;
-  if (logger) log = logger;
+export function configureWszApi(target: LegacyClient | WszApiOptions | undefined, logger?: Logger): void {
+  if (target !== undefined && !(target instanceof LegacyClient) && (typeof target !== 'object' || target === null || Array.isArray(target))) {
+    throw new TypeError(`configureWszApi takes a LegacyClient, an options object { emulator?, env?, logger? } or undefined, got ${JSON.stringify(target)}`);
+  }
+  const previous = runtime;
+  runtime = undefined;
+  if (previous) void previous.then((rt) => rt.close()).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous WSZ_api client failed'));
+  injected = target instanceof LegacyClient ? target : undefined;
+  settings = target instanceof LegacyClient || target === undefined ? {} : { ...target };
+  const chosen = logger ?? settings.logger;
+  if (chosen) log = chosen;
 }
 
 async function client(): Promise<LegacyClient> {
   if (injected) return injected;
-  runtime ??= createRuntime(loadConfig(), log);
+  if (!runtime) {
+    const starting: Promise<Runtime> = (async () => {
+      const config = loadConfig(settings.env, {
+        emulator: settings.emulator ? 'always' : 'never',
+        emulatorOptIn: 'call configureWszApi({ emulator: true }) to use a built-in emulator with generated data',
+      });
+      // The file store (without REDIS_URL): scripts run one after another reuse one 4D session.
+      return createRuntime(config, log, { sessionStore: 'file' });
+    })().catch((err: unknown) => {
+      // Not cached: a later call (after the configuration is fixed) tries again.
+      if (runtime === starting) runtime = undefined;
+      throw err;
+    });
+    runtime = starting;
+  }
   return (await runtime).client;
 }
 
@@ -57,7 +104,7 @@ async function client(): Promise<LegacyClient> {
 export async function closeWszApi(): Promise<void> {
   const current = runtime;
   runtime = undefined;
-  if (current) await (await current).close();
+  if (current) await (await current.catch(() => undefined))?.close();
 }
 
 /**

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,12 +10,18 @@ import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 
 let emulator: Emulator;
 let env: Record<string, string>;
+let dir: string;
 
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0 });
-  env = { LEGACY_API_URL: emulator.url, LEGACY_API_USERNAME: 'wsz', LEGACY_API_PASSWORD: 'wsz', LOG_LEVEL: 'silent' };
+  // The session file of these runs: never the user's own cache directory.
+  dir = mkdtempSync(join(tmpdir(), 'wsz-cli-'));
+  env = { LEGACY_API_URL: emulator.url, LEGACY_API_USERNAME: 'wsz', LEGACY_API_PASSWORD: 'wsz', LOG_LEVEL: 'silent', WSZ_SESSION_FILE: join(dir, 'sessions.json') };
 });
-afterAll(() => emulator.close());
+afterAll(async () => {
+  await emulator.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 beforeEach(() => emulator.resetCounters());
 
 async function wsz(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
