@@ -45,6 +45,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { pageArgs } from '../mapping/data.js';
 import { ENTITIES, RELATIONS } from '../mapping/entities.js';
 
 /** Parameters of the estimate. */
@@ -182,9 +183,14 @@ export function estimateCost(
     if (r > 0 && (!heaviest || r > heaviest.rows)) heaviest = { path, rows: r };
   };
 
-  /** A valid page size, or `undefined` when the resolver refuses it before any request. */
-  const pageSize = (first: unknown) =>
-    typeof first === 'number' && Number.isInteger(first) && first >= 0 && first <= maxPageSize ? first : undefined;
+  /** The page size the resolver will use (its own check and default), or `undefined` when it refuses it before any request. */
+  const pageSize = (first: unknown) => {
+    try {
+      return pageArgs('', { first: first as number | null | undefined }, maxPageSize).first;
+    } catch {
+      return undefined;
+    }
+  };
 
   const walk = (type: GraphQLObjectType, sets: readonly SelectionSetNode[], parents: number, prefix: string) => {
     for (const [key, nodes] of collect(type, sets)) {

@@ -216,6 +216,13 @@ describe('every limit is a setting', () => {
     expectError(strict, await strict.execute('{ salesRecords(first: 20) { edges { node { items { id } } } } }'), 'QUERY_TOO_COSTLY', '60 rows', 'at most 50');
   });
 
+  it('a first: null variable counts as the default page of 20, as the resolver reads it', async () => {
+    const query = 'query($n: Int) { salesRecords(first: $n) { edges { node { items { id } } } } }';
+    expectError(strict, await strict.execute(query, { n: null }), 'QUERY_TOO_COSTLY', '60 rows');
+    expectError(strict, await strict.execute(query, {}), 'QUERY_TOO_COSTLY', '60 rows');
+    expect(strict.emulator.counters.requests).toBe(0);
+  });
+
   it('a first above MAX_PAGE_SIZE keeps its BAD_USER_INPUT (it costs nothing: the resolver refuses it first)', async () => {
     expectError(strict, await strict.execute('{ products(first: 1000000) { totalCount } }'), 'BAD_USER_INPUT', 'first must be between 0 and 100');
     expect(strict.emulator.counters.requests).toBe(0);
@@ -233,6 +240,20 @@ describe('every limit is a setting', () => {
     for (const [name, value] of [['MAX_QUERY_DEPTH', '0'], ['MAX_ALIASES', '-1'], ['MAX_QUERY_REQUESTS', 'many'], ['MAX_QUERY_ROWS', '1.5'], ['QUERY_COST_CHILDREN', '0']]) {
       expect(() => loadConfig({ [name]: value }), name).toThrow(ConfigError);
       expect(() => loadConfig({ [name]: value }), name).toThrow(new RegExp(`${name}.*"${value.replace('.', '\\.')}"`));
+    }
+  });
+});
+
+describe('in production', () => {
+  it('refusals keep their message, code and limit (they are the client\'s to fix, not internals)', async () => {
+    const production = await startTestSubgraph({ production: true });
+    try {
+      const error = expectError(production, await production.execute(nestedSalesRecords(2)), 'QUERY_TOO_COSTLY', 'MAX_QUERY_ROWS', '1020200 rows');
+      expect(error.extensions).toMatchObject({ limit: 'MAX_QUERY_ROWS', maximum: 20000 });
+      expectError(production, await production.execute(nestedSalesRecords(5)), 'GRAPHQL_VALIDATION_FAILED', 'MAX_QUERY_DEPTH', '24 levels');
+      expect(production.emulator.counters.requests).toBe(0);
+    } finally {
+      await production.close();
     }
   });
 });
