@@ -363,6 +363,11 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
     if (!/^rediss?:\/\/[^\s]+$/.test(env.REDIS_URL)) {
       throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got ${showValue(env.REDIS_URL)}`);
     }
+    if (!URL.canParse(env.REDIS_URL) || !new URL(env.REDIS_URL).hostname) {
+      throw new ConfigError(
+        `REDIS_URL is not a valid URL (percent-encode "/", "@" and ":" in a user name or password), got ${showValue(env.REDIS_URL)}`,
+      );
+    }
     redisUrl = env.REDIS_URL;
   }
 

@@ -336,16 +336,19 @@ export class Readiness {
  * Drains an HTTP server within `graceMs`: marks `readiness` draining (`/ready` answers 503, the
  * listener stays open, responses close their connection), waits until no request is in flight, then
  * stops listening, waits for requests that arrived meanwhile, and closes every connection left when
- * the grace period is over. Resolves once the server is closed.
+ * the grace period is over. Resolves, once the server is closed, to the number of requests that
+ * were still in flight when their connections were closed (0 when everything finished in time).
  */
-export async function drainHttpServer(server: Server, readiness: Readiness, graceMs: number): Promise<void> {
+export async function drainHttpServer(server: Server, readiness: Readiness, graceMs: number): Promise<number> {
   const deadline = Date.now() + graceMs;
   readiness.markDraining();
   await readiness.whenIdle(deadline);
-  if (!server.listening) return;
+  if (!server.listening) return 0;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   await readiness.whenIdle(deadline);
+  const cut = readiness.inFlight;
   server.closeAllConnections();
   await closed;
+  return cut;
 }

@@ -123,7 +123,8 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
       readiness.markReady();
     },
     async stop(graceMs = deps.shutdownGraceMs ?? 10_000) {
-      await drainHttpServer(httpServer, readiness, graceMs);
+      const cut = await drainHttpServer(httpServer, readiness, graceMs);
+      if (cut > 0) deps.logger.warn({ cut, graceMs }, `grace period over: closed the connections of ${cut} request(s) still in flight`);
       await apollo.stop();
     },
   };

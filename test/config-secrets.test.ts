@@ -33,6 +33,7 @@ describe('configuration errors never show a secret', () => {
     ['a password in an LEGACY_API_URL with a bad port', { LEGACY_API_URL: 'http://api:Geheim-2024@erp:99999' }, 'LEGACY_API_URL', '(credentials hidden)@erp:99999'],
     ['a password with "/" and "@" in a malformed LEGACY_API_URL', { LEGACY_API_URL: 'http://api:Ge/h@eim-2024@erp x' }, 'LEGACY_API_URL', '(credentials hidden)@erp x'],
     ['a password with "/" in a malformed REDIS_URL', { REDIS_URL: 'redis://default:Ge/heim-2024@redis host:6379' }, 'REDIS_URL', '(credentials hidden)@redis host'],
+    ['a password with "/" in a REDIS_URL that looks right', { REDIS_URL: 'redis://default:Ge/heim-2024@127.0.0.1:6379' }, 'REDIS_URL is not a valid URL (percent-encode', '"redis://(credentials hidden)@127.0.0.1:6379"'],
     ['a password pasted into another setting', { LEGACY_API_URL: 'http://erp', LEGACY_API_PASSWORD: 'Geheim-2024', PORT: 'Geheim-2024' }, 'PORT must be an integer', 'got "(hidden)"'],
   ])('%s', (_what, env, setting, shown) => {
     const message = refusal(env);
@@ -123,7 +124,14 @@ describe('a refused start-up prints no secret', () => {
   it('for a Redis that does not answer, with "/" in its password', async () => {
     const { code, output, stderr } = await start({ REDIS_URL: 'redis://default:Ge/heim-2024@127.0.0.1:1' });
     expect(code).toBe(1);
-    expect(stderr).toContain('REDIS_URL');
+    expect(stderr).toContain('Invalid configuration: REDIS_URL is not a valid URL');
     expect(output).not.toContain('heim-2024');
+  });
+
+  it('for a Redis that does not answer, with its password in the URL', async () => {
+    const { code, output, stderr } = await start({ REDIS_URL: 'redis://default:Geheim-2024@127.0.0.1:1' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('REDIS_URL: Redis at redis://(credentials hidden)@127.0.0.1:1 does not answer');
+    expect(output).not.toContain('Geheim');
   });
 });

@@ -223,6 +223,15 @@ describe('requests refused before GraphQL', () => {
     expect(logs.lines.find((l) => l.errorId === body.errors[0].extensions.errorId)).toMatchObject({ status: 413, type: 'entity.too.large' });
   });
 
+  it("gives Apollo's own refusal of a request without a query an error id that is in the log", async () => {
+    logs.lines.length = 0;
+    const response = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: Array<{ extensions: { code: string; errorId: string } }> };
+    expect(body.errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(logs.lines.filter((l) => l.errorId === body.errors[0].extensions.errorId)).toHaveLength(1);
+  });
+
   it('answers an unsupported charset with 415 and a JSON error', async () => {
     const response = await fetch(`${base}/graphql`, {
       method: 'POST',

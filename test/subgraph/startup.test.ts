@@ -32,6 +32,7 @@ describe('start-up', () => {
       expect(health.status).toBe(200);
       const ready = await fetch(`http://127.0.0.1:${port}/ready`);
       expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready', ready: true, upstream: { environment: 'emulator' } });
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
       expect(code).toBe(0);
