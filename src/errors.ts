@@ -114,7 +114,6 @@ const GENERIC_MESSAGE: Record<string, string> = {
   UPSTREAM_SESSION_LIMIT: 'The legacy ERP has no free session licence; try again later',
   NOT_FOUND: 'The record does not exist',
   STALE_STAMP: 'The record was changed by someone else; nothing was saved',
-  BAD_USER_INPUT: 'Invalid input',
 };
 
 /** Whether a code is the server's problem (logged as a warning or error, with the original error). */
@@ -243,7 +242,10 @@ export function createErrorHandling(options: ErrorHandlingOptions): ErrorHandlin
     }
     const classified = classify(original, production);
     let { message } = classified;
-    if (production && UPSTREAM_DETAIL.test(message)) message = GENERIC_MESSAGE[classified.code] ?? 'Internal server error';
+    // Input errors echo the client's own values (a URL in a filter, say), which are safe to show back.
+    if (production && classified.code !== 'BAD_USER_INPUT' && UPSTREAM_DETAIL.test(message)) {
+      message = GENERIC_MESSAGE[classified.code] ?? 'Internal server error';
+    }
     return { message, locations: formatted.locations, path: formatted.path, extensions: { code: classified.code, ...classified.extensions, errorId } };
   };
 
