@@ -6,6 +6,7 @@
 import { pino } from 'pino';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/index.js';
 import { createLegacyClient, type LegacyClient } from '../src/legacy/index.js';
+import type { QueryLimitOptions } from '../src/limits/index.js';
 import { createMetrics } from '../src/metrics.js';
 import { buildServer, type BuiltServer } from '../src/server.js';
 
@@ -33,8 +34,8 @@ export interface BenchServer {
 export interface BenchSubgraph {
   readonly emulator: Emulator;
   readonly client: LegacyClient;
-  /** Builds and starts a subgraph server over the shared client. */
-  addServer(maxBatchSize: number): Promise<BenchServer>;
+  /** Builds and starts a subgraph server over the shared client (`queryLimits`: default, the server's defaults). */
+  addServer(maxBatchSize: number, queryLimits?: QueryLimitOptions): Promise<BenchServer>;
   /** Stops every server, then the client, then the emulator. */
   close(): Promise<void>;
 }
@@ -50,7 +51,7 @@ export async function startBenchSubgraph(emulatorOptions: EmulatorOptions): Prom
   return {
     emulator,
     client,
-    async addServer(maxBatchSize) {
+    async addServer(maxBatchSize, queryLimits) {
       const server = buildServer({
         source: client,
         upstreamReady: () => client.ping().then(
@@ -61,6 +62,7 @@ export async function startBenchSubgraph(emulatorOptions: EmulatorOptions): Prom
         metrics: createMetrics({ defaultMetrics: false }),
         production: true,
         maxBatchSize,
+        queryLimits,
       });
       await server.start();
       servers.push(server);
