@@ -16,6 +16,8 @@ export function createCounters(tableNames: readonly string[]): EmulatorCounters 
     rejected402: 0,
     updates: 0,
     faultsInjected: 0,
+    inFlight: 0,
+    maxInFlight: 0,
   };
   resetCounters(counters, tableNames);
   return counters;
@@ -32,6 +34,8 @@ export function resetCounters(counters: EmulatorCounters, tableNames: readonly s
   counters.rejected402 = 0;
   counters.updates = 0;
   counters.faultsInjected = 0;
+  // inFlight is a live gauge (requests still open); the high-water mark restarts from it.
+  counters.maxInFlight = counters.inFlight;
   for (const k of Object.keys(counters.byRoute)) delete counters.byRoute[k];
   for (const k of Object.keys(counters.byTable)) delete counters.byTable[k];
   for (const r of ROUTE_NAMES) counters.byRoute[r] = 0;

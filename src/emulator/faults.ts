@@ -5,9 +5,27 @@
 
 export type Fault =
   | { kind: 'fail'; status: number }
+  /** Socket destroyed before the request is processed: nothing happens. */
   | { kind: 'drop' }
+  /** Never processed, never answered. */
   | { kind: 'hang' }
-  | { kind: 'garbage'; variant: 'html' | 'truncated' };
+  | { kind: 'garbage'; variant: 'html' | 'truncated' }
+  /** Processed (a write is applied), then the socket is destroyed instead of answering. */
+  | { kind: 'loseAnswer' }
+  /** Processed at once (a write is applied), answered `ms` later. */
+  | { kind: 'delayAnswer'; ms: number }
+  /** Processed `ms` after it arrived (a write is applied late), then answered at once. */
+  | { kind: 'slow'; ms: number };
+
+/** Faults after which the request is still processed like any other (the answer is what they change). */
+export function processesRequest(fault: Fault): fault is Extract<Fault, { kind: 'loseAnswer' | 'delayAnswer' | 'slow' }> {
+  return fault.kind === 'loseAnswer' || fault.kind === 'delayAnswer' || fault.kind === 'slow';
+}
+
+/** Checks the delay of a `delayAnswer`/`slow` fault. */
+export function checkFaultDelay(ms: number): void {
+  if (!Number.isFinite(ms) || ms < 0) throw new TypeError(`fault delay must be a number of ms ≥ 0, got ${ms}`);
+}
 
 /** FIFO of armed faults. */
 export class FaultQueue {

@@ -31,8 +31,12 @@
  * (login or Basic); `sessionsOpened` counts new session cookies issued (guest sessions included);
  * `logouts` counts sessions ended by `$directory/logout`;
  * `rejected401`/`rejected402` count every 401/402 answer (failed logins included); `updates` counts
- * entities created or modified; `faultsInjected` counts consumed faults. `requestLog[].path` is the
+ * entities created or modified; `faultsInjected` counts consumed faults; `inFlight` is the number
+ * of requests open right now and `maxInFlight` its high-water mark. `requestLog[].path` is the
  * request target as sent (path and query string).
+ *
+ * Faults after which the request is still processed (`loseAnswerNext`, `delayAnswerNext`,
+ * `slowNext`) model a write 4D saved although its answer never reached the client in time.
  */
 import type { EmulatorDatabase } from './data/store.js';
 
@@ -98,6 +102,10 @@ export interface EmulatorCounters {
   rejected402: number;
   updates: number;
   faultsInjected: number;
+  /** Requests received and not yet answered (or closed) right now; a gauge, kept by `resetCounters`. */
+  inFlight: number;
+  /** Highest `inFlight` since start or the last `resetCounters` (which restarts it from the current `inFlight`). */
+  maxInFlight: number;
 }
 
 /** One entry of {@link Emulator.requestLog}; `status` is 0 for dropped or hung requests. */
@@ -128,6 +136,12 @@ export interface Emulator {
   hangNext(n: number): void;
   /** The next `n` requests get 200 with an HTML page (`'html'`, default) or truncated JSON (`'truncated'`). */
   garbageNext(n: number, kind?: 'html' | 'truncated'): void;
+  /** The next `n` requests are processed (a write is saved), then their socket is destroyed without an answer. */
+  loseAnswerNext(n: number): void;
+  /** The next `n` requests are processed at once (a write is saved) and answered `ms` later. */
+  delayAnswerNext(n: number, ms: number): void;
+  /** The next `n` requests are processed `ms` after they arrive (a write is saved late), then answered. */
+  slowNext(n: number, ms: number): void;
   /** Changes the licence pool size. */
   setSessionLimit(n: number): void;
   /** Ends every session (frees all licences), as a server restart would. */

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { DEMO_SCALE, generateDatabase } from './data/generate.js';
 import type { EmulatorDatabase } from './data/store.js';
 import { appendRequestLog, createCounters, resetCounters } from './counters.js';
-import { FaultQueue, faultErrorBody, GARBAGE_HTML, GARBAGE_TRUNCATED_JSON, Latency, type Fault } from './faults.js';
+import { checkFaultDelay, FaultQueue, faultErrorBody, GARBAGE_HTML, GARBAGE_TRUNCATED_JSON, Latency, processesRequest, type Fault } from './faults.js';
 import type { Emulator, EmulatorCounters, EmulatorOptions, RequestLogEntry } from './index.js';
 import { SessionManager, type Session } from './sessions.js';
 import { catalog, catalogAll, catalogTable, info } from './http/catalog.js';
@@ -358,7 +358,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     res.end(payload);
   };
 
-  const applyFault = (fault: Fault, req: IncomingMessage, res: ServerResponse): number => {
+  /** Answers a fault that replaces processing (the others are applied around `dispatch` in `handle`). */
+  const applyFault = (fault: Exclude<Fault, { kind: 'loseAnswer' | 'delayAnswer' | 'slow' }>, req: IncomingMessage, res: ServerResponse): number => {
     switch (fault.kind) {
       case 'drop':
         req.socket.destroy();
@@ -431,10 +432,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (delay > 0) await sleep(delay);
     if (closing) return;
 
-    if (fault) {
+    if (fault && !processesRequest(fault)) {
       entry.status = applyFault(fault, req, res);
       logger?.info({ msg: 'request', method, path, route, table, status: entry.status, fault: fault.kind });
       return;
+    }
+    if (fault?.kind === 'slow') {
+      await sleep(fault.ms);
+      if (closing) return;
     }
 
     if (!reply) {
@@ -448,12 +453,30 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     entry.status = reply.status;
     if (reply.status === 401) counters.rejected401++;
     if (reply.status === 402) counters.rejected402++;
+    if (fault?.kind === 'loseAnswer') {
+      // Processed (a write is saved), but the client never hears of it.
+      entry.status = 0;
+      req.socket.destroy();
+      if (st.session) sessions.touch(st.session);
+      logger?.info({ msg: 'request', method, path, route, table, status: 0, fault: fault.kind });
+      return;
+    }
+    if (fault?.kind === 'delayAnswer') {
+      await sleep(fault.ms);
+      if (closing) return;
+    }
     write(res, reply, st.setCookies);
     if (st.session) sessions.touch(st.session);
     logger?.info({ msg: 'request', method, path, route, table, status: reply.status, ms: Math.round(performance.now() - started) });
   };
 
   const server: Server = createServer((req, res) => {
+    // In-flight gauge and its high-water mark: requests received and not yet answered or closed.
+    counters.inFlight++;
+    counters.maxInFlight = Math.max(counters.maxInFlight, counters.inFlight);
+    res.once('close', () => {
+      counters.inFlight--;
+    });
     handle(req, res).catch((e: unknown) => {
       // Last resort: a bug in the pipeline itself must still produce an answer.
       write(res, errorReply(e), []);
@@ -501,6 +524,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     garbageNext(n: number, kind: 'html' | 'truncated' = 'html'): void {
       faults.add(n, { kind: 'garbage', variant: kind });
+    },
+    loseAnswerNext(n: number): void {
+      faults.add(n, { kind: 'loseAnswer' });
+    },
+    delayAnswerNext(n: number, ms: number): void {
+      checkFaultDelay(ms);
+      faults.add(n, { kind: 'delayAnswer', ms });
+    },
+    slowNext(n: number, ms: number): void {
+      checkFaultDelay(ms);
+      faults.add(n, { kind: 'slow', ms });
     },
     setSessionLimit(n: number): void {
       if (!Number.isInteger(n) || n < 0) throw new TypeError(`session limit must be an integer ≥ 0, got ${n}`);
