@@ -20,6 +20,9 @@ import {
   LegacySessionLimitError,
   LegacyStampConflictError,
   LegacyValidationError,
+  LegacyWriteNotSavedError,
+  LegacyWriteOutcomeUnknownError,
+  type LostWriteRecord,
 } from './legacy/errors.js';
 import { EntityDecodeError } from './mapping/entity.js';
 import { EntityNotFoundError, InputError, StaleStampError } from './mapping/errors.js';
@@ -32,6 +35,10 @@ export type ErrorCode =
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_SESSION_LIMIT'
   | 'UPSTREAM_ERROR'
+  /** A write's answer was lost and it was not saved (nothing sent, or the re-read shows the old stamp): safe to retry. */
+  | 'UPSTREAM_WRITE_NOT_SAVED'
+  /** A write's answer was lost and the re-read cannot tell whether it was saved: read before retrying. */
+  | 'UPSTREAM_WRITE_UNKNOWN'
   /** The operation's estimated upstream requests or rows exceed `MAX_QUERY_REQUESTS` / `MAX_QUERY_ROWS` (src/limits/). */
   | 'QUERY_TOO_COSTLY'
   | 'INTERNAL_SERVER_ERROR';
@@ -61,6 +68,11 @@ function classifyBulk(error: LegacyBulkUpdateError, production: boolean): Classi
   return { code, message: `${error.failures.length} item(s) failed, ${saved}`, extensions: { failures } };
 }
 
+/** The per-record outcome of a lost write, in GraphQL terms (no 4D text). */
+function lostRecords(records: readonly LostWriteRecord[]) {
+  return records.map((r) => ({ id: r.key, outcome: r.outcome, sentStamp: r.sentStamp, currentStamp: r.currentStamp ?? null }));
+}
+
 /**
  * Maps an error thrown below the resolvers to a code and a client-safe message. With `production`
  * the messages of upstream errors are fixed texts: the client's own message (with the upstream
@@ -88,6 +100,25 @@ function classify(error: unknown, production = false): Classified {
       code: 'UPSTREAM_SESSION_LIMIT',
       message: 'The legacy ERP has no free session licence; try again later',
       extensions: { retryAfterMs: error.retryAfterMs },
+    };
+  }
+  if (error instanceof LegacyWriteNotSavedError) {
+    const partly = error.savedKeys.length > 0;
+    return {
+      code: 'UPSTREAM_WRITE_NOT_SAVED',
+      message: partly
+        ? `The legacy ERP did not answer; ${error.savedKeys.length} of ${error.keys.length} records were saved, the others were not (see records)`
+        : error.evidence === 'notSent'
+          ? 'The legacy ERP could not be reached; the change was not sent and nothing was saved. It is safe to retry'
+          : 'The legacy ERP did not answer; reading the record back shows the change was not saved. It is safe to retry',
+      extensions: { records: lostRecords(error.records) },
+    };
+  }
+  if (error instanceof LegacyWriteOutcomeUnknownError) {
+    return {
+      code: 'UPSTREAM_WRITE_UNKNOWN',
+      message: 'The legacy ERP did not answer and it cannot be told whether the change was saved (the record changed meanwhile or could not be read back). Read the record before retrying',
+      extensions: { records: lostRecords(error.records) },
     };
   }
   if (error instanceof LegacyAPIConnectionError) return { code: 'UPSTREAM_UNAVAILABLE', message: 'The legacy ERP is unavailable' };

@@ -8,7 +8,7 @@
  * errors of `errors.ts`.
  */
 import { pino, type Logger } from 'pino';
-import { CodecError, encodeDate } from './codecs.js';
+import { createConcurrencyLimiter, limiterKey, type SharedSemaphore } from './concurrency.js';
 import {
   LegacyAPIConnectionError,
   LegacyAPIDataError,
@@ -17,17 +17,34 @@ import {
   LegacyNotFoundError,
   LegacyStampConflictError,
   LegacyValidationError,
+  LegacyWriteNotSavedError,
+  LegacyWriteOutcomeUnknownError,
   errorFromResponse,
   readErrorStack,
   bulkFailureKind,
   type BulkUpdateFailure,
   type FourDErrorEntry,
+  type LostWriteRecord,
 } from './errors.js';
-import { attributeNames, compileFilter, describe, filterParam, f, requireAttribute, requireTable, type FilterNode, type FilterValue, type RawFilter } from './filter.js';
-import { HttpTransport, buildQuery, encodeQueryValue, type HttpRequest, type UpstreamRequestEvent } from './http.js';
+import { compileFilter, describe, filterParam, f, requireAttribute, requireTable, type CompiledFilter, type FilterNode, type FilterValue, type RawFilter } from './filter.js';
+import { HttpTransport, buildQuery, encodeQueryValue, parseBaseUrl, type HttpRequest, type HttpResponse, type UpstreamRequestEvent } from './http.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
-import { SessionManager, type SessionState } from './sessions.js';
-import { SYSTEM_ATTRIBUTES, type AttributeDef, type TableDef } from './tables.js';
+import { SessionManager, type SessionEvent, type SessionState } from './sessions.js';
+import { SYSTEM_ATTRIBUTES, type TableDef } from './tables.js';
+import {
+  checkKey,
+  classifyRecord,
+  describeRecords,
+  elementFailure,
+  isPlainObject,
+  stripStatus,
+  summarize,
+  updateElement,
+  updateError,
+  type UpdateElement,
+} from './writes.js';
+
+export { validateChange } from './writes.js';
 
 /** One configured 4D server. */
 export interface LegacyEnvironment {
@@ -73,6 +90,52 @@ export interface LegacyClientOptions {
   retryMaxMs?: number;
   /** Called for every HTTP attempt (logins and retries included), e.g. for metrics. Default none. */
   onUpstreamRequest?: (event: UpstreamRequestEvent) => void;
+  /**
+   * Called after every write that saved or may have saved something (see {@link WriteEvent}), e.g.
+   * to invalidate caches. Never for a write known not to have saved anything. Default none.
+   */
+  onWrite?: (event: WriteEvent) => void;
+  /**
+   * After an update's answer is lost (timeout, dropped connection, gateway error), wait this long
+   * before reading the records back to tell whether it was saved (a timed-out write may still be
+   * running in 4D). Default 1000.
+   */
+  writeRecheckDelayMs?: number;
+  /**
+   * Largest request URL (path and query string, in bytes). A request that would exceed it is refused
+   * before it is sent with a {@link LegacyValidationError} naming the filter value; `fetchByKeys`
+   * splits its keys to fit. 4D and proxies commonly accept 8 KB. Default 6000.
+   */
+  maxUrlBytes?: number;
+  /** Cap on concurrent upstream requests per environment (see `concurrency.ts`). Default 8. */
+  maxConcurrency?: number;
+  /**
+   * How long a request may wait for one of the `maxConcurrency` slots before it fails with a
+   * {@link LegacyAPIConnectionError} (ERP saturated, nothing sent). Default 10000.
+   */
+  queueTimeoutMs?: number;
+  /**
+   * Shares the `maxConcurrency` cap with every process using the same backend (Redis, see
+   * `createRedisSemaphore`). The caller connects and closes it. Default: the cap is per process.
+   */
+  sharedConcurrency?: SharedSemaphore;
+  /** Called for every session event (logins, guest sessions ended, breaker opened, …), e.g. for metrics. Default none. */
+  onSessionEvent?: (event: SessionEvent, environment: string) => void;
+  /** Clock in epoch ms for session idle time and the breaker. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * A write that saved, or may have saved, records: emitted after every successful `update` and
+ * `bulkUpdate` (and so `pushField`), for the saved items of a partly failed non-atomic batch, and
+ * after a lost answer unless the re-read proved that nothing was saved.
+ */
+export interface WriteEvent {
+  readonly environment: string;
+  readonly table: string;
+  readonly keys: readonly string[];
+  /** `saved`: confirmed by 4D's answer or by the re-read; `unknown`: may have been saved. */
+  readonly outcome: 'saved' | 'unknown';
 }
 
 /** A 4D entity as it comes over the wire (dates `D!M!YYYY`, `__KEY` always a string). */
@@ -151,8 +214,14 @@ export interface PingResult {
   durationMs: number;
 }
 
-/** Budget for one request URL (4D and proxies commonly accept 8 KB; keep well below). */
+/** Default budget for one request URL (4D and proxies commonly accept 8 KB; keep well below). */
 const MAX_URL_BYTES = 6000;
+
+/** The largest `$skip` a URL is checked with (pages further on would need a longer URL). */
+const LONGEST_SKIP = 999_999_999;
+
+/** What `$orderby` may name: an attribute, or a dotted path of plain names (no `[]` collection steps). */
+const ORDER_PATH = /^[\p{L}\p{N}_]+(\.[\p{L}\p{N}_]+)*$/u;
 
 /**
  * Sort orders that make paging deterministic: the natural (unique where possible) key of each table.
@@ -203,12 +272,6 @@ interface Runtime {
   readonly name: string;
   readonly http: HttpTransport;
   readonly sessions: SessionManager;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string, min = 1): number {
@@ -263,6 +326,11 @@ export class LegacyClient {
   private readonly parallelPages: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
+  private readonly writeRecheckDelayMs: number;
+  private readonly maxUrlBytes: number;
+  private readonly maxConcurrency: number;
+  private readonly queueTimeoutMs: number;
+  private readonly writeListeners = new Set<(event: WriteEvent) => void>();
   private closed = false;
 
   constructor(private readonly options: LegacyClientOptions) {
@@ -283,6 +351,11 @@ export class LegacyClient {
     this.parallelPages = positiveInt(options.parallelPages, 4, 'parallelPages');
     this.retryBaseMs = positiveInt(options.retryBaseMs, 100, 'retryBaseMs', 0);
     this.retryMaxMs = positiveInt(options.retryMaxMs, 2000, 'retryMaxMs', 0);
+    this.writeRecheckDelayMs = positiveInt(options.writeRecheckDelayMs, 1000, 'writeRecheckDelayMs', 0);
+    this.maxUrlBytes = positiveInt(options.maxUrlBytes, MAX_URL_BYTES, 'maxUrlBytes', 1024);
+    this.maxConcurrency = positiveInt(options.maxConcurrency, 8, 'maxConcurrency');
+    this.queueTimeoutMs = positiveInt(options.queueTimeoutMs, 10_000, 'queueTimeoutMs');
+    if (options.onWrite) this.writeListeners.add(options.onWrite);
     const base = options.logger ?? pino({ level: 'silent' });
     this.log = base.child({ component: 'legacy-client' }, { redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
     this.ownsStore = !options.store;
@@ -320,6 +393,17 @@ export class LegacyClient {
       );
     }
     const logger = this.log.child({ environment: envName });
+    const limiter = createConcurrencyLimiter({
+      maxConcurrent: this.maxConcurrency,
+      queueTimeoutMs: this.queueTimeoutMs,
+      logger,
+      shared: this.options.sharedConcurrency && {
+        semaphore: this.options.sharedConcurrency,
+        key: limiterKey(envName, parseBaseUrl(env.baseUrl).origin),
+        // Longer than any attempt can take (timeout, plus undici's backstops): a crashed holder's lease ends then.
+        leaseMs: this.timeoutMs + 10_000,
+      },
+    });
     const http = new HttpTransport({
       environment: envName,
       baseUrl: env.baseUrl,
@@ -328,6 +412,7 @@ export class LegacyClient {
       retryBaseMs: this.retryBaseMs,
       retryMaxMs: this.retryMaxMs,
       connections: this.connections,
+      limiter,
       logger,
       onUpstreamRequest: this.options.onUpstreamRequest,
     });
@@ -341,6 +426,8 @@ export class LegacyClient {
       breakerMs: this.breakerMs,
       requestTimeoutMs: this.timeoutMs,
       loginBudgetMs: this.timeoutMs + this.retries * (this.retryMaxMs + 100),
+      now: this.options.now,
+      onEvent: this.options.onSessionEvent,
     });
     const runtime: Runtime = { name: envName, http, sessions };
     this.runtimes.set(envName, runtime);
@@ -360,7 +447,12 @@ export class LegacyClient {
 
   /** Sends a request through the session layer and parses the JSON answer (errors not yet mapped). */
   private async call(rt: Runtime, request: HttpRequest): Promise<{ status: number; json: unknown }> {
-    const response = await rt.sessions.send(request);
+    this.checkUrl(rt, request.path, request.table);
+    return this.parseAnswer(rt, request, await rt.sessions.send(request));
+  }
+
+  /** The JSON of an answer; a gateway status or an unreadable body is an error. */
+  private parseAnswer(rt: Runtime, request: HttpRequest, response: HttpResponse): { status: number; json: unknown } {
     const where = `${request.method} ${rt.http.displayPath(request.path)}`;
     if (response.status === 502 || response.status === 503 || response.status === 504) {
       throw new LegacyAPIConnectionError(`4D answered HTTP ${response.status}: ${where}`, {
@@ -407,6 +499,16 @@ export class LegacyClient {
     });
   }
 
+  /**
+   * Refuses a request whose URL (REST root, path and query) would exceed `maxUrlBytes`, before it
+   * is sent. Given the compiled filter, the message names the value that makes it too long.
+   */
+  private checkUrl(rt: Runtime, path: string, table?: string, filter?: CompiledFilter): void {
+    const bytes = Buffer.byteLength(rt.http.restRoot) + Buffer.byteLength(path);
+    if (bytes <= this.maxUrlBytes) return;
+    throw new LegacyValidationError(urlBudgetMessage(table, bytes, this.maxUrlBytes, filter), { table, environment: rt.name });
+  }
+
   private async get(rt: Runtime, request: Omit<HttpRequest, 'method' | 'retry'>, key?: string): Promise<unknown> {
     const full: HttpRequest = { ...request, method: 'GET', retry: 'idempotent' };
     const { status, json } = await this.call(rt, full);
@@ -446,7 +548,10 @@ export class LegacyClient {
         .map((p) => {
           const m = /^(\S+)(?:\s+(asc|desc))?$/i.exec(p);
           if (!m) {
-            throw new LegacyValidationError(`Bad orderBy ${JSON.stringify(orderBy)}: expected "attribute [asc|desc], ..."`, { table: table.name });
+            throw new LegacyValidationError(
+              `Bad orderBy ${describe(orderBy)}: expected "attribute [asc|desc], ..." (attribute names or dotted paths, each optionally followed by asc or desc)`,
+              { table: table.name },
+            );
           }
           return [m[1]!, (m[2] ?? 'asc').toLowerCase()];
         });
@@ -465,7 +570,17 @@ export class LegacyClient {
       .map(([name, dir]) => {
         const def = requireAttribute(table, name);
         if (def.type === 'object' && !def.path) {
-          throw new LegacyValidationError(`Cannot order ${table.name} by the object attribute ${name}`, { table: table.name });
+          throw new LegacyValidationError(
+            `Cannot order ${table.name} by the object attribute ${name}: order by an attribute or a dotted path inside it (for example "${name}.prop")`,
+            { table: table.name },
+          );
+        }
+        // $orderby takes attribute names and dotted paths (§2.3); a collection path ([], [a]) is a query-only form.
+        if (def.path && !ORDER_PATH.test(def.path)) {
+          throw new LegacyValidationError(
+            `Cannot order ${table.name} by ${JSON.stringify(name)}: orderBy accepts attribute names or dotted paths (for example "${def.name}.prop"), not collection paths with []`,
+            { table: table.name },
+          );
         }
         return `${def.path ?? def.name} ${dir}`;
       })
@@ -517,22 +632,22 @@ export class LegacyClient {
    * @throws LegacyValidationError for an unknown table/attribute or a bad filter value (no request made)
    */
   async fetchTable(table: string, options: FetchTableOptions = {}): Promise<Page> {
-    const { rt, value: path } = this.prepare(options.environment, () => {
+    const { rt, value: path } = this.prepare(options.environment, (rt) => {
       const def = requireTable(table);
       const top = options.top ?? 100;
       const skip = options.skip ?? 0;
       if (!Number.isSafeInteger(top) || top < 0) throw new LegacyValidationError(`top must be an integer ≥ 0, got ${describe(top)}`, { table: def.name });
       if (!Number.isSafeInteger(skip) || skip < 0) throw new LegacyValidationError(`skip must be an integer ≥ 0, got ${describe(skip)}`, { table: def.name });
-      return {
-        def,
-        path: this.collectionPath(def, {
-          filter: this.compile(def, options.filter),
-          orderBy: this.orderByText(def, options.orderBy),
-          attributes: this.attributeList(def, options.attributes),
-          skip,
-          top,
-        }),
-      };
+      const filter = this.compile(def, options.filter);
+      const path = this.collectionPath(def, {
+        filter,
+        orderBy: this.orderByText(def, options.orderBy),
+        attributes: this.attributeList(def, options.attributes),
+        skip,
+        top,
+      });
+      this.checkUrl(rt, path, def.name, filter);
+      return { def, path };
     });
     const json = await this.get(rt, { path: path.path, route: 'collection', table: path.def.name });
     return this.parseCollection(rt, path.def, json);
@@ -548,13 +663,13 @@ export class LegacyClient {
    * result is logged as a warning.
    */
   async fetchAll(table: string, options: FetchAllOptions = {}): Promise<Row[]> {
-    const { rt, value } = this.prepare(options.environment, () => {
+    const { rt, value } = this.prepare(options.environment, (rt) => {
       const def = requireTable(table);
       const pageSize = options.pageSize ?? this.pageSize;
       const parallel = options.parallel ?? this.parallelPages;
       if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new LegacyValidationError(`pageSize must be an integer ≥ 1, got ${describe(pageSize)}`, { table: def.name });
       if (!Number.isSafeInteger(parallel) || parallel < 1) throw new LegacyValidationError(`parallel must be an integer ≥ 1, got ${describe(parallel)}`, { table: def.name });
-      return {
+      const q = {
         def,
         pageSize,
         parallel,
@@ -562,8 +677,16 @@ export class LegacyClient {
         orderBy: this.orderByText(def, options.orderBy) ?? defaultOrderBy(def),
         attributes: this.attributeList(def, options.attributes),
       };
+      this.checkCollection(rt, q);
+      return q;
     });
     return this.collect(rt, value);
+  }
+
+  /** {@link checkUrl} for every page {@link collect} may request (the longest `$skip` included). */
+  private checkCollection(rt: Runtime, q: { def: TableDef; pageSize: number; filter?: CompiledFilter; orderBy: string; attributes?: string }): void {
+    const path = this.collectionPath(q.def, { filter: q.filter, orderBy: q.orderBy, attributes: q.attributes, skip: LONGEST_SKIP, top: q.pageSize });
+    this.checkUrl(rt, path, q.def.name, q.filter);
   }
 
   private async collect(
@@ -638,22 +761,28 @@ export class LegacyClient {
     values: readonly FilterValue[],
     options: FetchByKeysOptions = {},
   ): Promise<Row[]> {
-    const { rt, value } = this.prepare(options.environment, () => {
+    const { rt, value } = this.prepare(options.environment, (rt) => {
       const def = requireTable(table);
       const attr = requireAttribute(def, attribute);
       if (!Array.isArray(values)) throw new LegacyValidationError(`values must be an array, got ${describe(values)}`, { table: def.name });
       // Encoded parameter → value: de-duplicates, and each value is checked and encoded once.
       const unique = new Map<string, FilterValue>();
       for (const v of values) unique.set(JSON.stringify(filterParam(def, attr, v)), v);
-      const chunks = chunkValues([...unique], ([encoded]) => encoded, attr.path ?? attr.name);
-      return {
-        def,
-        attributes: this.attributeList(def, options.attributes),
-        filters: chunks.map((chunk) => compileFilter(def, f.in(attr.path ?? attr.name, chunk.map(([, v]) => v)))),
-      };
+      const name = attr.path ?? attr.name;
+      const attributes = this.attributeList(def, options.attributes);
+      const orderBy = defaultOrderBy(def);
+      // What a chunk's URL costs besides its values: measured on an empty list.
+      const overhead =
+        Buffer.byteLength(rt.http.restRoot) +
+        this.collectionPath(def, { filter: { filter: `${name} IN :1`, params: [[]] }, orderBy, attributes, skip: LONGEST_SKIP, top: this.pageSize }).length;
+      const chunks = chunkValues([...unique], ([encoded]) => encoded, name, this.maxUrlBytes - overhead);
+      const filters = chunks.map((chunk) => compileFilter(def, f.in(name, chunk.map(([, v]) => v))));
+      // Every chunk is checked before the first is sent: a value too long for any URL fails the whole call up front.
+      for (const filter of filters) this.checkCollection(rt, { def, pageSize: this.pageSize, filter, orderBy, attributes });
+      return { def, attributes, orderBy, filters };
     });
     if (value.filters.length === 0) return [];
-    const orderBy = defaultOrderBy(value.def);
+    const orderBy = value.orderBy;
     const results = await mapLimit(value.filters, this.parallelPages, (filter) =>
       this.collect(rt, { def: value.def, pageSize: this.pageSize, parallel: 1, filter, orderBy, attributes: value.attributes }),
     );
@@ -674,8 +803,14 @@ export class LegacyClient {
    * Updates one entity (`POST $method=update` with `__KEY`, `__STAMP` and the changes) and returns it
    * as saved. Changes are checked against `tables.ts` first (unknown/system attribute, wrong type →
    * {@link LegacyValidationError}, no request); dates may be ISO strings or `Date`s (sent `D!M!YYYY`).
+   *
+   * When the answer is lost (timeout, dropped connection, gateway error, unreadable answer) the write
+   * is never replayed: after `writeRecheckDelayMs` the record is read back, and if it holds what was
+   * sent the re-read row is returned as if the answer had arrived (see `writes.ts`).
    * @throws LegacyStampConflictError when `stamp` is not current (with the current stamp and values)
    * @throws LegacyNotFoundError when the key does not exist (errCode 1542)
+   * @throws LegacyWriteNotSavedError when the answer was lost and nothing was saved (nothing sent, or the stamp unchanged)
+   * @throws LegacyWriteOutcomeUnknownError when the answer was lost and the re-read cannot tell (someone else saved, re-read failed)
    */
   async update(table: string, key: string, stamp: number, changes: Record<string, unknown>, options: CallOptions = {}): Promise<Row> {
     const { rt, value } = this.prepare(options.environment, () => {
@@ -690,18 +825,24 @@ export class LegacyClient {
       table: value.def.name,
       retry: 'unsent',
     };
-    const { status, json } = await this.call(rt, request);
+    const answer = await this.sendWrite(rt, request);
+    if ('lost' in answer) return (await this.afterLostAnswer(rt, value.def, [value.body], true, answer))[0]!;
+    const { status, json } = answer;
     const element = isPlainObject(json) && Array.isArray(json.__ENTITIES) ? json.__ENTITIES[0] : json;
     const failure = elementFailure(element);
-    if (failure) throw updateError(rt, value.def, value.body.__KEY, stamp, failure.stack, element, status);
+    if (failure) throw updateError(rt.name, value.def, value.body.__KEY, stamp, failure.stack, element, status);
     this.ensureOk(rt, request, status, json, value.body.__KEY);
-    return toRow(rt, value.def, stripStatus(element));
+    const row = toRow(rt, value.def, stripStatus(element));
+    this.emitWrite(rt, value.def.name, [row.__KEY], 'saved');
+    return row;
   }
 
   /**
    * Updates several entities of one table in ONE request (`$atomic=true` by default: all or nothing).
-   * Returns the saved entities in item order.
+   * Returns the saved entities in item order. A lost answer is handled as in {@link update}, comparing
+   * every item with the re-read records.
    * @throws LegacyBulkUpdateError listing each failed item (key and reason); when atomic, nothing was saved
+   * @throws LegacyWriteNotSavedError / LegacyWriteOutcomeUnknownError after a lost answer (see {@link update})
    */
   async bulkUpdate(table: string, items: readonly BulkUpdateItem[], options: BulkUpdateOptions = {}): Promise<Row[]> {
     const atomic = options.atomic ?? true;
@@ -730,7 +871,9 @@ export class LegacyClient {
       table: value.def.name,
       retry: 'unsent',
     };
-    const { status, json } = await this.call(rt, request);
+    const answer = await this.sendWrite(rt, request);
+    if ('lost' in answer) return this.afterLostAnswer(rt, value.def, value.body, atomic, answer);
+    const { status, json } = answer;
     const elements: unknown[] = isPlainObject(json) && Array.isArray(json.__ENTITIES) ? json.__ENTITIES : Array.isArray(json) ? json : [json];
     const topStack = isPlainObject(json) && !Array.isArray(json.__ENTITIES) && value.body.length > 1 ? readErrorStack(json) : undefined;
     const n = value.body.length;
@@ -766,7 +909,11 @@ export class LegacyClient {
         failures.push({ index: i, key: value.body[i]!.__KEY, kind, errCode: fl.stack[0]?.errCode, reason: summarize(fl.stack), currentStamp });
       });
     }
-    if (failures.length === 0 && saved.length === n) return saved;
+    if (failures.length === 0 && saved.length === n) {
+      this.emitWrite(rt, value.def.name, saved.map((r) => r.__KEY), 'saved');
+      return saved;
+    }
+    if (!atomic && saved.length) this.emitWrite(rt, value.def.name, saved.map((r) => r.__KEY), 'saved');
     if (failures.length === 0) {
       throw new LegacyAPIDataError(`4D did not confirm every element of a batch of ${n} ${value.def.name} updates`, { environment: rt.name, table: value.def.name, status });
     }
@@ -820,12 +967,169 @@ export class LegacyClient {
     }
   }
 
+  /**
+   * Sends an update. Resolves with the parsed answer, or with `lost` when the answer never came or
+   * could not be read (timeout, dropped connection, 502/504, a 2xx or 5xx body that is not JSON):
+   * then `notSent` tells whether the request certainly never reached 4D. Any other failure (an answer
+   * such as 503, 401 after the re-login, the licence breaker) is thrown as before: nothing was saved.
+   */
+  private async sendWrite(rt: Runtime, request: HttpRequest): Promise<{ status: number; json: unknown } | { lost: LegacyAPIError; notSent: boolean }> {
+    this.checkUrl(rt, request.path, request.table);
+    let response: HttpResponse;
+    try {
+      response = await rt.sessions.send(request);
+    } catch (error) {
+      if (!(error instanceof LegacyAPIConnectionError)) throw error;
+      // The transport tags its errors with the route of the request that failed: a failure of the
+      // login (or of waiting for someone else's) means this update was never sent in that cycle, and
+      // 4D answers a request sent with a dead session with 401 before processing it.
+      return { lost: error, notSent: error.route !== request.route || error.notSent };
+    }
+    try {
+      return this.parseAnswer(rt, request, response);
+    } catch (error) {
+      // 503: 4D said it did not process it. 3xx/4xx: refused before processing.
+      if (response.status === 503 || (response.status >= 300 && response.status < 500)) throw error;
+      if (error instanceof LegacyAPIError) return { lost: error, notSent: false };
+      throw error;
+    }
+  }
+
+  /**
+   * Classifies a write whose answer was lost (see `writes.ts`): resolves with the re-read rows when
+   * every element was saved, else throws {@link LegacyWriteNotSavedError} or
+   * {@link LegacyWriteOutcomeUnknownError}. Emits the write events. Never sends the write again.
+   */
+  private async afterLostAnswer(
+    rt: Runtime,
+    def: TableDef,
+    sent: readonly UpdateElement[],
+    atomic: boolean,
+    lost: { lost: LegacyAPIError; notSent: boolean },
+  ): Promise<Row[]> {
+    const keys = sent.map((e) => e.__KEY);
+    const what = sent.length === 1 ? `Update of ${def.name} ${keys[0]}` : `${atomic ? 'Atomic b' : 'B'}ulk update of ${sent.length} ${def.name} records`;
+    const cause = lost.lost.message;
+    const base = { environment: rt.name, table: def.name, keys, cause: lost.lost, timeout: lost.lost instanceof LegacyAPIConnectionError && lost.lost.timeout };
+    if (lost.notSent) {
+      const records = sent.map((e): LostWriteRecord => ({ key: e.__KEY, sentStamp: e.__STAMP, outcome: 'notSaved', reason: 'the request was never sent' }));
+      throw new LegacyWriteNotSavedError(`${what} was not saved: the request never reached 4D (${cause}). It is safe to send again.`, {
+        ...base,
+        notSent: true,
+        records,
+        evidence: 'notSent',
+      });
+    }
+    this.log.warn({ table: def.name, keys, cause }, 'update answer lost; reading the record(s) back to learn whether it was saved');
+    await sleep(this.writeRecheckDelayMs);
+    let current: Map<string, Row>;
+    try {
+      current = await this.reread(rt, def, keys);
+    } catch (error) {
+      const reason = `re-read failed: ${error instanceof Error ? error.message : String(error)}`;
+      const records = sent.map((e): LostWriteRecord => ({ key: e.__KEY, sentStamp: e.__STAMP, outcome: 'unknown', reason }));
+      this.emitWrite(rt, def.name, keys, 'unknown');
+      throw new LegacyWriteOutcomeUnknownError(
+        `${what}: the answer was lost (${cause}) and reading the record${sent.length > 1 ? 's' : ''} back failed, so whether it was saved is unknown. Read before sending again.`,
+        { ...base, records },
+      );
+    }
+    const records = sent.map((e) => classifyRecord(def, e, current.get(e.__KEY)));
+    const count = (o: LostWriteRecord['outcome']) => records.filter((r) => r.outcome === o).length;
+    const after = `${this.writeRecheckDelayMs} ms later`;
+    if (count('saved') === sent.length) {
+      this.log.info({ table: def.name, keys }, 'update answer lost, but the re-read shows it saved');
+      this.emitWrite(rt, def.name, keys, 'saved');
+      return keys.map((k) => current.get(k)!);
+    }
+    if (count('notSaved') === sent.length) {
+      throw new LegacyWriteNotSavedError(
+        `${what} was not saved: the answer was lost (${cause}) and ${after} the record${sent.length > 1 ? 's still have the stamps' : ' still has the stamp'} it was sent with. It is safe to send again.`,
+        { ...base, records, evidence: 'stampUnchanged' },
+      );
+    }
+    if (!atomic && count('unknown') === 0) {
+      // A non-atomic batch may really be partly saved: say which items were.
+      const savedKeys = records.filter((r) => r.outcome === 'saved').map((r) => r.key);
+      this.emitWrite(rt, def.name, savedKeys, 'saved');
+      throw new LegacyWriteNotSavedError(
+        `${what} was partly saved: the answer was lost (${cause}); ${after}: ${describeRecords(records)}. Only the items not saved are safe to send again.`,
+        { ...base, records, evidence: 'stampUnchanged', savedKeys },
+      );
+    }
+    const maybe = records.filter((r) => r.outcome !== 'notSaved').map((r) => r.key);
+    this.emitWrite(rt, def.name, maybe, 'unknown');
+    const atomicNote = atomic && count('unknown') === 0 ? ' (an atomic batch cannot be partly saved: someone else saved meanwhile)' : '';
+    throw new LegacyWriteOutcomeUnknownError(
+      `${what}: the answer was lost (${cause}) and whether it was saved is unknown${atomicNote}; ${after}: ${describeRecords(records)}. Read before sending again.`,
+      { ...base, records },
+    );
+  }
+
+  /** Reads records by key straight from 4D (never from a cache), for {@link afterLostAnswer}. */
+  private async reread(rt: Runtime, def: TableDef, keys: readonly string[]): Promise<Map<string, Row>> {
+    const rows = new Map<string, Row>();
+    if (keys.length === 1) {
+      const key = keys[0]!;
+      try {
+        const json = await this.get(rt, { path: `${encodeURIComponent(def.name)}(${keyInPath(key)})`, route: 'entity', table: def.name }, key);
+        const row = toRow(rt, def, json);
+        rows.set(row.__KEY, row);
+      } catch (error) {
+        if (!(error instanceof LegacyNotFoundError)) throw error;
+      }
+      return rows;
+    }
+    const orderBy = defaultOrderBy(def);
+    const overhead =
+      Buffer.byteLength(rt.http.restRoot) +
+      this.collectionPath(def, { filter: { filter: '__KEY IN :1', params: [[]] }, orderBy, skip: LONGEST_SKIP, top: this.pageSize }).length;
+    const chunks = chunkValues(keys, (k) => JSON.stringify(k), '__KEY', this.maxUrlBytes - overhead);
+    for (const chunk of chunks) {
+      const filter = compileFilter(def, f.in('__KEY', chunk));
+      for (const row of await this.collect(rt, { def, pageSize: this.pageSize, parallel: 1, filter, orderBy })) rows.set(row.__KEY, row);
+    }
+    return rows;
+  }
+
+  /** Tells every write listener; a failing listener is logged, never breaks the write. */
+  private emitWrite(rt: Runtime, table: string, keys: readonly string[], outcome: WriteEvent['outcome']): void {
+    if (keys.length === 0 || this.writeListeners.size === 0) return;
+    const event: WriteEvent = { environment: rt.name, table, keys: [...keys], outcome };
+    for (const listener of this.writeListeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log.warn({ err: error instanceof Error ? error.message : String(error), table }, 'write listener failed');
+      }
+    }
+  }
+
+  /**
+   * Subscribes to write events (see {@link WriteEvent}); returns the function that unsubscribes.
+   * Listeners run synchronously after the write, before the caller sees its result.
+   */
+  subscribeWrites(listener: (event: WriteEvent) => void): () => void {
+    this.writeListeners.add(listener);
+    return () => {
+      this.writeListeners.delete(listener);
+    };
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Sessions and diagnostics
 
   /** The `Cookie` header value of the environment's shared 4D session, logging in if needed (compatibility module only). */
   async getSessionCookie(environment?: string): Promise<string> {
     return this.runtime(environment).sessions.cookie();
+  }
+
+  /**
+   * Ends the environment's shared 4D session (`$directory/logout`) and removes it from the store,
+   * freeing its licence; the next call logs in again. Resolves `false` when there was none.
+   */
+  async logout(environment?: string): Promise<boolean> {
+    return this.runtime(environment).sessions.logout();
   }
 
   /** Session and breaker state of an environment, without any cookie value. */
@@ -856,10 +1160,15 @@ export class LegacyClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A session only this process knows is logged out (its licence would sit idle for an hour);
+    // a shared one (Redis, file) stays for the other processes.
+    await Promise.all([...this.runtimes.values()].map((rt) => rt.sessions.close()));
     await Promise.all([...this.runtimes.values()].map((rt) => rt.http.close()));
     if (this.ownsStore) await this.store.close();
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Creates a legacy client; see {@link LegacyClientOptions} for the defaults. */
 export function createLegacyClient(options: LegacyClientOptions): LegacyClient {
@@ -882,13 +1191,6 @@ function parseStackSafe(body: string): FourDErrorEntry[] {
   }
 }
 
-function checkKey(table: TableDef, key: unknown): string {
-  if (typeof key === 'number' && Number.isSafeInteger(key)) return String(key);
-  if (typeof key !== 'string' || key.trim() === '' || key.length > 255 || /\p{Surrogate}|[\u0000-\u001f]/u.test(key)) {
-    throw new LegacyValidationError(`Bad __KEY ${describe(key)} for ${table.name}: expected a non-empty string`, { table: table.name });
-  }
-  return key;
-}
 
 /** A key inside `Table(…)`: bare when it is plain (hex UUIDs, numbers), else quoted and encoded. */
 function keyInPath(key: string): string {
@@ -904,146 +1206,14 @@ function toRow(rt: Runtime, table: TableDef, entity: unknown): Row {
   return row;
 }
 
-function stripStatus(entity: unknown): unknown {
-  if (!isPlainObject(entity)) return entity;
-  const { __STATUS: _status, ...rest } = entity;
-  void _status;
-  return rest;
-}
-
-function elementFailure(element: unknown): { stack: FourDErrorEntry[] } | undefined {
-  if (!isPlainObject(element)) return { stack: [{ message: `unexpected update answer ${describe(element)}` }] };
-  const stack = readErrorStack(element) ?? [];
-  const statusFalse = isPlainObject(element.__STATUS) && element.__STATUS.success === false;
-  if (!stack.length && !statusFalse) return undefined;
-  if (!stack.length && isPlainObject(element.__STATUS)) {
-    const s = element.__STATUS;
-    stack.push({ message: typeof s.statusText === 'string' ? s.statusText : 'update failed', errCode: s.status === 2 ? 1263 : s.status === 5 ? 1542 : undefined });
-  }
-  return { stack };
-}
-
-function summarize(stack: readonly FourDErrorEntry[]): string {
-  const first = stack[0];
-  if (!first) return 'rejected';
-  return `${(first.message.split('\n')[0] ?? '').trim()}${first.errCode ? ` (4D errCode ${first.errCode})` : ''}`;
-}
-
-function updateError(
-  rt: Runtime,
-  table: TableDef,
-  key: string,
-  sentStamp: number,
-  stack: FourDErrorEntry[],
-  element: unknown,
-  status: number,
-): LegacyAPIError {
-  const codes = stack.map((e) => e.errCode);
-  const statusCode = isPlainObject(element) && isPlainObject(element.__STATUS) ? element.__STATUS.status : undefined;
-  const base = { environment: rt.name, table: table.name, status, fourDErrors: stack };
-  if (codes.includes(1263) || statusCode === 2) {
-    const { __STATUS: _s, __ERROR: _e, ...current } = isPlainObject(element) ? element : {};
-    void _s;
-    void _e;
-    const currentStamp = typeof current.__STAMP === 'number' ? current.__STAMP : undefined;
-    return new LegacyStampConflictError(
-      `Stamp conflict updating ${table.name} ${key}: sent stamp ${sentStamp}, current stamp ${currentStamp ?? 'unknown'} (4D errCode 1263); nothing was saved`,
-      { ...base, key, sentStamp, currentStamp, currentValues: current },
-    );
-  }
-  if (codes.includes(1542) || codes.includes(1800) || statusCode === 5) {
-    return new LegacyNotFoundError(`Cannot update ${table.name} ${key}: no such entity (${summarize(stack)})`, { ...base, key });
-  }
-  return errorFromResponse(`4D refused to update ${table.name} ${key}`, { status, stack, table: table.name, environment: rt.name, key });
-}
-
-/** Checks and encodes one update element: `{ __KEY, __STAMP, ...changes }` in wire format. */
-function updateElement(
-  table: TableDef,
-  key: unknown,
-  stamp: unknown,
-  changes: unknown,
-  prefix = '',
-): { __KEY: string; __STAMP: number } & Record<string, unknown> {
-  const k = checkKey(table, key);
-  if (typeof stamp !== 'number' || !Number.isSafeInteger(stamp) || stamp < 0) {
-    throw new LegacyValidationError(`${prefix}Bad __STAMP ${describe(stamp)} for ${table.name} ${k}: expected an integer ≥ 0`, { table: table.name });
-  }
-  if (!isPlainObject(changes) || Object.keys(changes).length === 0) {
-    throw new LegacyValidationError(`${prefix}changes for ${table.name} ${k} must be a non-empty object of attribute → value, got ${describe(changes)}`, {
-      table: table.name,
-    });
-  }
-  const out: { __KEY: string; __STAMP: number } & Record<string, unknown> = { __KEY: k, __STAMP: stamp };
-  for (const [name, value] of Object.entries(changes)) {
-    if ((SYSTEM_ATTRIBUTES as readonly string[]).includes(name)) {
-      throw new LegacyValidationError(`${prefix}${table.name}.${name} is a system attribute and cannot be changed`, { table: table.name });
-    }
-    const def = table.attributes.find((a) => a.name === name);
-    if (!def) {
-      throw new LegacyValidationError(
-        `${prefix}Unknown attribute ${JSON.stringify(name)} in table ${table.name}. Attributes of ${table.name}: ${attributeNames(table).join(', ')}`,
-        { table: table.name },
-      );
-    }
-    out[name] = encodeChange(table, def, value, prefix);
-  }
-  return out;
-}
 
 /**
- * Checks one value to write against the table catalog exactly as `update` will, without a request:
- * for callers that must refuse bad input before anything else reaches the server.
- * @throws LegacyValidationError for an unknown table or attribute, a system attribute or a wrong type
- */
-export function validateChange(table: string, attribute: string, value: unknown): void {
-  const def = requireTable(table);
-  updateElement(def, '0'.repeat(32), 0, { [attribute]: value });
-}
-
-function encodeChange(table: TableDef, def: AttributeDef, value: unknown, prefix: string): unknown {
-  const fail = (expected: string): never => {
-    throw new LegacyValidationError(`${prefix}Bad value ${describe(value)} for ${table.name}.${def.name}: expected ${expected}`, { table: table.name });
-  };
-  if (value === undefined) return fail('a value (undefined is not allowed; use null to clear)');
-  if (value === null) return def.type === 'date' ? encodeDate(null) : null;
-  switch (def.type) {
-    case 'string':
-      if (typeof value !== 'string') return fail('a string');
-      if (/\p{Surrogate}/u.test(value)) return fail('well-formed Unicode text');
-      return value;
-    case 'long':
-      return typeof value === 'number' && Number.isSafeInteger(value) ? value : fail('an integer');
-    case 'number':
-      return typeof value === 'number' && Number.isFinite(value) ? value : fail('a finite number');
-    case 'bool':
-      return typeof value === 'boolean' ? value : fail('a boolean');
-    case 'date':
-      if (!(value instanceof Date) && typeof value !== 'string') return fail('an ISO date YYYY-MM-DD, a Date or null');
-      try {
-        return encodeDate(value);
-      } catch (error) {
-        if (error instanceof CodecError) return fail('an ISO date YYYY-MM-DD, a Date or null');
-        throw error;
-      }
-    case 'object': {
-      if (!isPlainObject(value) && !Array.isArray(value)) return fail('a JSON object');
-      try {
-        return JSON.parse(JSON.stringify(value));
-      } catch {
-        return fail('a JSON-serialisable object');
-      }
-    }
-  }
-}
-
-/**
- * Splits `values` into chunks whose `$params` (and filter) keep the URL within {@link MAX_URL_BYTES}.
+ * Splits `values` into chunks whose `$params` (and filter) take at most `budget` bytes of the URL.
  * Text values containing `@` go into separate chunks: they compile to an OR of `===` (one placeholder
- * each, so at most 100 per chunk, below 4D's 128-placeholder limit).
+ * each, so at most 100 per chunk, below 4D's 128-placeholder limit). A single value larger than the
+ * budget gets a chunk of its own (and is then refused by the URL check, naming it).
  */
-function chunkValues<T>(values: readonly T[], encoded: (v: T) => string, attribute: string): T[][] {
-  const budget = MAX_URL_BYTES - 1000; // path, $orderby, $attributes, $top/$skip
+function chunkValues<T>(values: readonly T[], encoded: (v: T) => string, attribute: string, budget: number): T[][] {
   const plain: T[] = [];
   const withAt: T[] = [];
   for (const v of values) (encoded(v).includes('@') ? withAt : plain).push(v);
@@ -1052,7 +1222,7 @@ function chunkValues<T>(values: readonly T[], encoded: (v: T) => string, attribu
     let current: T[] = [];
     let size = 0;
     for (const v of list) {
-      const cost = encodeQueryValue(encoded(v)).length + 3 + extraPerValue;
+      const cost = encodeQueryValue(encoded(v).replace(/'/g, '\\u0027')).length + 3 + extraPerValue;
       if (current.length && (size + cost > budget || current.length >= maxCount)) {
         chunks.push(current);
         current = [];
@@ -1066,4 +1236,40 @@ function chunkValues<T>(values: readonly T[], encoded: (v: T) => string, attribu
   pack(plain, 0, Number.POSITIVE_INFINITY);
   pack(withAt, encodeQueryValue(` OR ${attribute} === :100`).length, 100);
   return chunks;
+}
+
+/** `attr op :n` in compiled filter text: which attribute each placeholder belongs to. */
+const PLACEHOLDER_USE = /([^\s()]+)\s+(?:===|!==|==|!=|<=|>=|=|<|>|IN|%|#|begin)\s+:(\d+)\b/g;
+
+/**
+ * The message of a request refused for its URL length: names the filter value (attribute) that
+ * makes it too long and how much room it had, or says the filter as a whole is too large.
+ */
+function urlBudgetMessage(table: string | undefined, bytes: number, budget: number, filter: CompiledFilter | undefined): string {
+  const limit = `the client's URL budget of ${budget} bytes (maxUrlBytes)`;
+  const generic = `The request${table ? ` to ${table}` : ''} would have a URL of ${bytes} bytes, over ${limit}`;
+  if (!filter || filter.params.length === 0) return `${generic}; nothing was sent`;
+  const attributeOf = new Map<number, string>();
+  for (const m of filter.filter.matchAll(PLACEHOLDER_USE)) attributeOf.set(Number(m[2]), m[1]!);
+  const sizes = filter.params.map((p, i) => ({ index: i + 1, param: p, bytes: encodeQueryValue(paramsJson([p])).length - 6 }));
+  const largest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const attribute = attributeOf.get(largest.index);
+  // Room left for that value once everything else is in the URL; name it when it alone is the problem.
+  const room = budget - (bytes - largest.bytes);
+  if (attribute && room >= 0) {
+    const name = table ? `${table}.${attribute}` : attribute;
+    const url = `the URL would be ${bytes} bytes, over ${limit}`;
+    if (Array.isArray(largest.param)) {
+      return (
+        `Filter values for ${name} are too long: the ${largest.param.length} values of its "in" list take ${largest.bytes} bytes once percent-encoded and ` +
+        `${url}; at most about ${room} bytes fit. Use fewer values (fetchByKeys splits long key lists); nothing was sent`
+      );
+    }
+    return (
+      `Filter value for ${name} is too long: it takes ${largest.bytes} bytes once percent-encoded and ${url}; at most about ${room} bytes fit ` +
+      `(a plain letter or digit takes 1 byte, a space or punctuation 3, an umlaut 6). Use a shorter value; nothing was sent`
+    );
+  }
+  const filterBytes = encodeQueryValue(filter.filter).length + encodeQueryValue(paramsJson(filter.params)).length;
+  return `${generic}: its filter takes ${filterBytes} bytes with ${filter.params.length} value(s). Use fewer or shorter values; nothing was sent`;
 }

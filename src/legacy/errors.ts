@@ -24,7 +24,9 @@ export type LegacyErrorCode =
   | 'LEGACY_STAMP_CONFLICT'
   | 'LEGACY_QUERY'
   | 'LEGACY_BULK_UPDATE'
-  | 'LEGACY_VALIDATION';
+  | 'LEGACY_VALIDATION'
+  | 'LEGACY_WRITE_NOT_SAVED'
+  | 'LEGACY_WRITE_UNKNOWN';
 
 /** Common details every legacy error can carry. */
 export interface LegacyErrorDetails {
@@ -102,15 +104,111 @@ export class LegacyAPIError extends Error {
   }
 }
 
+/** Details of a {@link LegacyAPIConnectionError}. */
+export interface ConnectionErrorDetails extends LegacyErrorDetails {
+  /** The request exceeded `timeoutMs`. Default false. */
+  timeout?: boolean;
+  /**
+   * Nothing reached 4D: every attempt failed before the request was written (connection refused,
+   * DNS, connect timeout), or it waited past the queue deadline. Default false (it may have arrived).
+   */
+  notSent?: boolean;
+  /** Route of the request that failed (`update`, `login`, …), when the transport knows it. */
+  route?: string;
+}
+
 /** Network failure, timeout, or a 5xx answer that persisted after the retries. */
 export class LegacyAPIConnectionError extends LegacyAPIError {
   override name = 'LegacyAPIConnectionError';
   override readonly code: LegacyErrorCode = 'LEGACY_CONNECTION';
   /** `true` when the request exceeded `timeoutMs`. */
   readonly timeout: boolean;
-  constructor(message: string, details: LegacyErrorDetails & { timeout?: boolean } = {}) {
+  /** `true` when the request certainly never reached 4D (see {@link ConnectionErrorDetails.notSent}). */
+  readonly notSent: boolean;
+  /** Route of the request that failed, when the transport reported it. */
+  readonly route?: string;
+  constructor(message: string, details: ConnectionErrorDetails = {}) {
     super(message, details);
     this.timeout = details.timeout ?? false;
+    this.notSent = details.notSent ?? false;
+    this.route = details.route;
+  }
+}
+
+/** What a write whose answer was lost did to one record, as far as the re-read could tell. */
+export type WriteOutcome = 'saved' | 'notSaved' | 'unknown';
+
+/** One record of a write whose answer was lost. */
+export interface LostWriteRecord {
+  readonly key: string;
+  /** The `__STAMP` the write was sent with. */
+  readonly sentStamp: number;
+  readonly outcome: WriteOutcome;
+  /** `__STAMP` the delayed re-read found, when it found the record. */
+  readonly currentStamp?: number;
+  /** Why this outcome: `stamp unchanged`, `Bezeichnung holds another value`, `re-read failed`, … */
+  readonly reason: string;
+}
+
+/** Details of the lost-write errors. */
+export interface LostWriteDetails extends ConnectionErrorDetails {
+  table: string;
+  /** Every key the write was about, in the order sent. */
+  keys: readonly string[];
+  /** What is known per record (empty when nothing was sent and nothing was re-read). */
+  records: readonly LostWriteRecord[];
+}
+
+/**
+ * An update whose answer never came was NOT saved: nothing reached 4D (connection refused before
+ * sending, queue deadline), or the delayed re-read still shows the stamp the write was sent with.
+ * Safe to send again. Never a write event.
+ */
+export class LegacyWriteNotSavedError extends LegacyAPIConnectionError {
+  override name = 'LegacyWriteNotSavedError';
+  override readonly code: LegacyErrorCode = 'LEGACY_WRITE_NOT_SAVED';
+  override table: string;
+  readonly keys: readonly string[];
+  readonly records: readonly LostWriteRecord[];
+  /** `'notSent'`: nothing reached 4D; `'stampUnchanged'`: it may have arrived, the re-read shows the old stamp. */
+  readonly evidence: 'notSent' | 'stampUnchanged';
+  /** Keys a non-atomic bulk update did save although others were not (empty otherwise). */
+  readonly savedKeys: readonly string[];
+  constructor(
+    message: string,
+    details: LostWriteDetails & { evidence: 'notSent' | 'stampUnchanged'; savedKeys?: readonly string[] },
+  ) {
+    super(message, details);
+    this.table = details.table;
+    this.keys = details.keys;
+    this.records = details.records;
+    this.evidence = details.evidence;
+    this.savedKeys = details.savedKeys ?? [];
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), keys: this.keys, evidence: this.evidence, records: this.records, savedKeys: this.savedKeys };
+  }
+}
+
+/**
+ * An update whose answer never came may or may not have been saved: the delayed re-read shows that
+ * someone else saved the record meanwhile (stamp moved, other values), the record is gone, or the
+ * re-read itself failed. Read the record before deciding what to do. A write event (`unknown`).
+ */
+export class LegacyWriteOutcomeUnknownError extends LegacyAPIConnectionError {
+  override name = 'LegacyWriteOutcomeUnknownError';
+  override readonly code: LegacyErrorCode = 'LEGACY_WRITE_UNKNOWN';
+  override table: string;
+  readonly keys: readonly string[];
+  readonly records: readonly LostWriteRecord[];
+  constructor(message: string, details: LostWriteDetails) {
+    super(message, details);
+    this.table = details.table;
+    this.keys = details.keys;
+    this.records = details.records;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), keys: this.keys, records: this.records };
   }
 }
 

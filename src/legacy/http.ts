@@ -11,17 +11,24 @@
  *   (refused, DNS, connect timeout). Never replayed blindly.
  * - `login` (POST `$directory/login`, or GET `$info` with HTTP Basic): like `unsent`, plus 503 (the server said it
  *   did not process it). A login opens a licensed session, so it is not replayed after a lost answer.
+ *
+ * Every attempt first takes a slot of the environment's {@link ConcurrencyLimiter} (when one is
+ * configured) and holds it until its answer is read or it failed; the timeout starts once the slot
+ * is held. Logins and `$directory/*` requests take a priority slot (never queued). A request that
+ * finds no slot within the queue deadline fails with a {@link LegacyAPIConnectionError} whose
+ * `notSent` is true, without any upstream request.
  */
 import { Pool } from 'undici';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
+import { QueueTimeoutError, type ConcurrencyLimiter } from './concurrency.js';
 import { LegacyAPIConnectionError, readErrorStack } from './errors.js';
 
 /** Retry policy of a request; see the module comment. */
 export type RetryPolicy = 'idempotent' | 'unsent' | 'login';
 
 /** Route names used for metrics and logs. */
-export type UpstreamRoute = 'info' | 'catalog' | 'collection' | 'entity' | 'update' | 'login';
+export type UpstreamRoute = 'info' | 'catalog' | 'collection' | 'entity' | 'update' | 'login' | 'logout';
 
 /** One request to the 4D REST server. */
 export interface HttpRequest {
@@ -72,6 +79,8 @@ export interface HttpTransportOptions {
   retryMaxMs: number;
   /** Pool size. */
   connections: number;
+  /** Cap on concurrent attempts (see `concurrency.ts`). Default: none. */
+  limiter?: ConcurrencyLimiter;
   logger: Logger;
   onUpstreamRequest?: (event: UpstreamRequestEvent) => void;
 }
@@ -163,6 +172,13 @@ class RetryableStatus extends Error {
   }
 }
 
+/** Internal: an attempt that found no free slot within the queue deadline (nothing was sent). */
+class Saturated extends Error {
+  constructor(readonly timeout: QueueTimeoutError) {
+    super(timeout.message);
+  }
+}
+
 /** Internal: an attempt that failed without an answer. */
 class TransportFailure extends Error {
   constructor(
@@ -245,7 +261,7 @@ export class HttpTransport {
         randomize: true,
         shouldRetry: ({ error, attemptNumber, retriesLeft }) => {
           let retry = false;
-          if (this.closed) retry = false;
+          if (this.closed || error instanceof Saturated) retry = false;
           else if (error instanceof RetryableStatus) retry = shouldRetryStatus(request.retry, error.response);
           else if (error instanceof TransportFailure) retry = shouldRetryTransport(request.retry, error);
           if (retry) {
@@ -264,8 +280,16 @@ export class HttpTransport {
         if (!shouldRetryStatus(request.retry, error.response)) return error.response;
         throw new LegacyAPIConnectionError(
           `4D answered HTTP ${error.response.status} (retries exhausted, ${retries + 1} attempts): ${where}`,
-          { status: error.response.status, environment, table: request.table, fourDErrors: [] },
+          { status: error.response.status, environment, table: request.table, fourDErrors: [], route: request.route },
         );
+      }
+      if (error instanceof Saturated) {
+        throw new LegacyAPIConnectionError(`The ERP (environment ${environment}) is saturated: ${error.timeout.message}; nothing was sent: ${where}`, {
+          environment,
+          table: request.table,
+          notSent: true,
+          route: request.route,
+        });
       }
       if (error instanceof TransportFailure) {
         const message = error.timedOut
@@ -275,6 +299,9 @@ export class HttpTransport {
           environment,
           table: request.table,
           timeout: error.timedOut,
+          // Only a connection that was never established proves the request did not arrive.
+          notSent: !error.timedOut && NOT_SENT_CODES.has(error.code),
+          route: request.route,
           cause: error.original,
         });
       }
@@ -283,6 +310,27 @@ export class HttpTransport {
   }
 
   private async attempt(request: HttpRequest, attempt: number): Promise<HttpResponse> {
+    let lease: { release(): void } | undefined;
+    if (this.options.limiter) {
+      try {
+        // Logins and logouts never queue: a queue full of requests waiting for a session must not starve them.
+        lease = await this.options.limiter.acquire({ priority: request.retry === 'login' || request.route === 'logout' || request.path.startsWith('$directory/') });
+      } catch (error) {
+        if (error instanceof QueueTimeoutError) {
+          this.options.logger.warn({ route: request.route, table: request.table, waitedMs: error.waitedMs }, '4D request not sent: concurrency cap reached');
+          throw new Saturated(error);
+        }
+        throw error;
+      }
+    }
+    try {
+      return await this.attemptWithSlot(request, attempt);
+    } finally {
+      lease?.release();
+    }
+  }
+
+  private async attemptWithSlot(request: HttpRequest, attempt: number): Promise<HttpResponse> {
     const started = performance.now();
     const controller = new AbortController();
     let timedOut = false;

@@ -20,6 +20,7 @@ export {
   type BulkUpdateItem,
   type BulkUpdateOptions,
   type PingResult,
+  type WriteEvent,
 } from './client.js';
 export {
   LegacyAPIError,
@@ -32,7 +33,11 @@ export {
   LegacyQueryError,
   LegacyBulkUpdateError,
   LegacyValidationError,
+  LegacyWriteNotSavedError,
+  LegacyWriteOutcomeUnknownError,
   scrubSecrets,
+  type LostWriteRecord,
+  type WriteOutcome,
   type BulkUpdateFailure,
   type FourDErrorEntry,
   type LegacyErrorCode,
@@ -50,8 +55,16 @@ export {
   type ComparisonOp,
 } from './filter.js';
 export { createSessionStore, type SessionStore, type SessionStoreOptions, type StoredSession } from './session-store.js';
-export type { SessionState, SessionCredentials } from './sessions.js';
 export { createFileSessionStore, defaultSessionFilePath, type FileSessionStoreOptions } from './file-session-store.js';
+export type { SessionState, SessionCredentials, SessionEvent } from './sessions.js';
 export { buildQuery, encodeQueryValue, type UpstreamRequestEvent, type UpstreamRoute } from './http.js';
+export {
+  createConcurrencyLimiter,
+  createRedisSemaphore,
+  QueueTimeoutError,
+  type ConcurrencyLimiter,
+  type SharedSemaphore,
+  type RedisSemaphoreOptions,
+} from './concurrency.js';
 export * from './codecs.js';
 export * from './tables.js';
