@@ -70,6 +70,14 @@ export interface AppConfig {
     readonly sessionLimitBreakerSeconds: number;
     /** Keep-alive connections per environment; `LEGACY_API_CONNECTIONS`, default 8. */
     readonly connections: number;
+    /** Cap on concurrent upstream requests per environment (shared through Redis when `REDIS_URL` is set); `LEGACY_API_MAX_CONCURRENCY`, default 8. */
+    readonly maxConcurrency: number;
+    /** How long a request may wait for a slot under that cap before failing (ERP saturated); `LEGACY_API_QUEUE_TIMEOUT_MS`, default 10000. */
+    readonly queueTimeoutMs: number;
+    /** Largest request URL in bytes; longer requests are refused before sending; `LEGACY_API_MAX_URL_BYTES`, default 6000. */
+    readonly maxUrlBytes: number;
+    /** After a lost update answer, wait this long before reading the record back; `LEGACY_WRITE_RECHECK_MS`, default 1000. */
+    readonly writeRecheckDelayMs: number;
   };
   /**
    * Session store of the command line and the compatibility module when `REDIS_URL` is not set;
@@ -193,6 +201,10 @@ const fileSchema = z.strictObject({
   sessionTimeoutSeconds: z.number().int().positive().optional(),
   sessionLimitBreakerSeconds: z.number().int().positive().optional(),
   connections: z.number().int().min(1).max(256).optional(),
+  maxConcurrency: z.number().int().min(1).max(256).optional(),
+  queueTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+  maxUrlBytes: z.number().int().min(1024).max(65_536).optional(),
+  writeRecheckDelayMs: z.number().int().min(0).max(60_000).optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -397,6 +409,10 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
       sessionTimeoutSeconds: intSetting(env, 'LEGACY_SESSION_TIMEOUT_S', file.sessionTimeoutSeconds ?? 3500, 60, 86_400),
       sessionLimitBreakerSeconds: intSetting(env, 'LEGACY_SESSION_LIMIT_BREAKER_S', file.sessionLimitBreakerSeconds ?? 30, 1, 3600),
       connections: intSetting(env, 'LEGACY_API_CONNECTIONS', file.connections ?? 8, 1, 256),
+      maxConcurrency: intSetting(env, 'LEGACY_API_MAX_CONCURRENCY', file.maxConcurrency ?? 8, 1, 256),
+      queueTimeoutMs: intSetting(env, 'LEGACY_API_QUEUE_TIMEOUT_MS', file.queueTimeoutMs ?? 10_000, 1, 600_000),
+      maxUrlBytes: intSetting(env, 'LEGACY_API_MAX_URL_BYTES', file.maxUrlBytes ?? 6000, 1024, 65_536),
+      writeRecheckDelayMs: intSetting(env, 'LEGACY_WRITE_RECHECK_MS', file.writeRecheckDelayMs ?? 1000, 0, 60_000),
     },
     emulator,
   };

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, type AppConfig } from './config.js';
 import type { Emulator } from './emulator/index.js';
-import { createFileSessionStore, createLegacyClient, createSessionStore, type LegacyClient, type SessionStore } from './legacy/index.js';
+import { createFileSessionStore, createLegacyClient, createRedisSemaphore, createSessionStore, type LegacyClient, type SessionStore } from './legacy/index.js';
 import type { UpstreamEvent } from './metrics.js';
 
 export interface Runtime {
@@ -79,6 +79,11 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
     }
     throw new ConfigError(`REDIS_URL: Redis at ${hideCredentials(config.redisUrl ?? '')} does not answer: ${(err as Error).message}`);
   }
+  // With Redis, the cap on concurrent upstream requests holds for the whole deployment.
+  const semaphore = config.redisUrl ? createRedisSemaphore({ url: config.redisUrl, namespace: config.storeNamespace }) : undefined;
+  await semaphore?.connect().catch((err: unknown) => {
+    logger.warn({ err: (err as Error).message }, 'REDIS_URL: the shared concurrency cap is not reachable yet; each process applies LEGACY_API_MAX_CONCURRENCY on its own until it is');
+  });
   const client = createLegacyClient({
     environments,
     defaultEnvironment: config.legacy.defaultEnvironment,
@@ -87,6 +92,11 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
     sessionTimeoutSeconds: config.legacy.sessionTimeoutSeconds,
     sessionLimitBreakerSeconds: config.legacy.sessionLimitBreakerSeconds,
     connections: config.legacy.connections,
+    maxConcurrency: config.legacy.maxConcurrency,
+    queueTimeoutMs: config.legacy.queueTimeoutMs,
+    maxUrlBytes: config.legacy.maxUrlBytes,
+    writeRecheckDelayMs: config.legacy.writeRecheckDelayMs,
+    sharedConcurrency: semaphore,
     store,
     logger,
     onUpstreamRequest: options.onUpstreamRequest,
@@ -103,6 +113,7 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
           await client.close();
         } finally {
           await store.close();
+          await semaphore?.close();
           await emulator?.close();
         }
       })();

@@ -14,7 +14,7 @@
  *   for the whole deployment: every slot is also a lease in a Redis sorted set scored by its expiry,
  *   taken and checked by one Lua script (expired leases of crashed holders are dropped first), so no
  *   two processes can both see the last free slot. No KEYS or SCAN. If Redis fails, the limiter logs
- *   and falls back to the local cap rather than failing requests.
+ *   and falls back to the local cap rather than failing requests (for 5 s, then it tries Redis again).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
@@ -97,6 +97,9 @@ export interface ConcurrencyLimiterOptions {
   logger?: Logger;
 }
 
+/** How long the shared cap is skipped after a backend failure. */
+const SHARED_RETRY_MS = 5000;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 class Limiter implements ConcurrencyLimiter {
@@ -105,6 +108,8 @@ class Limiter implements ConcurrencyLimiter {
   private readonly limit: LimitFunction;
   private priorityActive = 0;
   private lastErrorLog = 0;
+  /** After a backend failure the shared cap is skipped until then (epoch ms), so an outage costs no wait per request. */
+  private sharedRetryAt = 0;
   private readonly log: Logger;
 
   constructor(private readonly options: ConcurrencyLimiterOptions) {
@@ -177,7 +182,7 @@ class Limiter implements ConcurrencyLimiter {
   /** Takes the deployment-wide lease, polling until the deadline; `undefined` without a backend or when it fails. */
   private async sharedLease(force: boolean, deadline: number): Promise<(() => void) | undefined> {
     const shared = this.options.shared;
-    if (!shared) return undefined;
+    if (!shared || Date.now() < this.sharedRetryAt) return undefined;
     const member = randomUUID();
     const pollMs = shared.pollMs ?? 20;
     for (;;) {
@@ -186,6 +191,7 @@ class Limiter implements ConcurrencyLimiter {
         taken = await shared.semaphore.tryAcquire(shared.key, member, this.maxConcurrent, shared.leaseMs, force);
       } catch (error) {
         // The backend is down: the local cap still protects the server from this process.
+        this.sharedRetryAt = Date.now() + SHARED_RETRY_MS;
         this.logError(error);
         return undefined;
       }
