@@ -244,8 +244,3 @@ export function classifyRecord(table: TableDef, sent: UpdateElement, current: Re
 export function describeRecords(records: readonly LostWriteRecord[]): string {
   return records.map((r) => (records.length === 1 ? r.reason : `${r.key}: ${r.reason}`)).join('; ');
 }
-
-/** Narrows an unknown error to a legacy error, for callers that rethrow anything else. */
-export function isLegacyError(error: unknown): error is LegacyAPIError {
-  return error instanceof LegacyAPIError;
-}

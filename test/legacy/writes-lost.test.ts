@@ -124,6 +124,16 @@ describe('an update whose answer was lost', () => {
     expect(writes).toEqual([]);
   });
 
+  it('reads back after an unreadable answer too (an HTML page where JSON was expected)', async () => {
+    const row = freshRow();
+    fx.emulator.garbageNext(1, 'html');
+    const error = await rejection(client.update('Kunden', row.__KEY, row.__STAMP, { Rabatt: 5 }));
+    expect(error).toBeInstanceOf(LegacyWriteNotSavedError);
+    expect((error as LegacyWriteNotSavedError).evidence).toBe('stampUnchanged');
+    expect(reads()).toBe(1);
+    expect(updatePosts()).toBe(1);
+  });
+
   it('is reported unknown when someone else saved the record meanwhile (stamp moved, other values)', async () => {
     const row = freshRow();
     fx.emulator.loseAnswerNext(1);
