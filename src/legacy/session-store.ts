@@ -238,11 +238,15 @@ class KeyvSessionStore implements SessionStore {
     if (this.closed) return;
     this.closed = true;
     const client = this.options.redis?.client;
+    if (!client) return;
     try {
-      if (client?.isOpen) await client.close();
-      else if (client) client.destroy();
+      // A graceful QUIT waits for pending commands; a client still (re)connecting may never get
+      // there, so it is destroyed after the operation timeout rather than hanging a shutdown.
+      if (client.isReady) await withTimeout(client.close(), this.options.timeoutMs, 'close');
+      else client.destroy();
     } catch (error) {
       this.logError('close', error);
+      if (client.isOpen) client.destroy();
     }
   }
 }

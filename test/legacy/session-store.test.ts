@@ -131,6 +131,14 @@ describe('an unreachable Redis', () => {
     await expect(store.connect()).rejects.toThrow();
   });
 
+  it('closes at once while the client is still trying to connect (a shutdown never hangs on it)', async () => {
+    const store = createSessionStore({ redisUrl: 'redis://127.0.0.1:1', operationTimeoutMs: 300 });
+    await expect(store.connect()).rejects.toThrow();
+    const started = Date.now();
+    await store.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   it('the availability probe answers false quickly', async () => {
     const started = Date.now();
     expect(await redisAnswers('redis://127.0.0.1:1', 300)).toBe(false);
