@@ -297,7 +297,9 @@ describe('retries and timeouts', () => {
     expect(await rejection(fx.client.update('Kunden', row.__KEY, row.__STAMP, { Rabatt: 1 }))).toBeInstanceOf(LegacyAPIConnectionError);
     fx.emulator.dropNext(1);
     expect(await rejection(fx.client.update('Kunden', row.__KEY, row.__STAMP, { Rabatt: 1 }))).toBeInstanceOf(LegacyAPIConnectionError);
-    expect(fx.emulator.counters.requests - before).toBe(2);
+    // One POST each; the dropped one is read back (a GET) to learn whether 4D saved it, never re-sent.
+    expect(fx.emulator.counters.byRoute.update).toBe(2);
+    expect(fx.emulator.counters.requests - before).toBe(3);
     expect(fx.emulator.counters.updates).toBe(0);
   });
 
