@@ -66,6 +66,8 @@ export interface ReadinessReport {
   readonly ready: boolean;
   /** Requests being served (probes and metrics not counted). */
   readonly inFlight: number;
+  /** While starting: what the process still waits for (e.g. `REDIS_URL: Redis at … does not answer`). */
+  readonly waitingFor?: readonly string[];
   /** Absent until a session source is attached (see {@link Readiness.watchSessions}). */
   readonly upstream?: UpstreamReport;
 }
@@ -92,6 +94,8 @@ interface Observed {
 /** Readiness of one server process; also counts its in-flight requests for draining. */
 export class Readiness {
   private current: Phase = 'starting';
+  private started = false;
+  private readonly blockers = new Set<{ reason: () => string }>();
   private readonly now: () => number;
   private readonly sessionTimeoutMs: number;
   private readonly sessionMaxAgeMs: number;
@@ -123,9 +127,28 @@ export class Readiness {
     return this.active.size;
   }
 
-  /** The server is started and serves; no effect once draining. */
+  /** The server is started and serves (once nothing blocks it); no effect once draining. */
   markReady(): void {
-    if (this.current === 'starting') this.current = 'ready';
+    this.started = true;
+    if (this.current === 'starting' && this.blockers.size === 0) this.current = 'ready';
+  }
+
+  /**
+   * Keeps the process `starting` (503) until the returned function is called, e.g. while a
+   * configured Redis does not answer; `reason` is shown in the `/ready` body.
+   */
+  block(reason: string | (() => string)): () => void {
+    const blocker = { reason: typeof reason === 'string' ? () => reason : reason };
+    this.blockers.add(blocker);
+    return () => {
+      this.blockers.delete(blocker);
+      if (this.started) this.markReady();
+    };
+  }
+
+  /** What the process still waits for before it can serve. */
+  get waitingFor(): string[] {
+    return [...this.blockers].map((b) => b.reason());
   }
 
   /** Shutdown began: `/ready` answers 503 from now on, and responses ask clients to close their connection. */
@@ -171,7 +194,8 @@ export class Readiness {
 
   /** The `/ready` body: answers within `sessionTimeoutMs` and costs no upstream request. */
   async report(): Promise<ReadinessReport> {
-    const base = { status: this.current, ready: this.ready, inFlight: this.inFlight };
+    const waiting = this.current === 'starting' ? this.waitingFor : [];
+    const base = { status: this.current, ready: this.ready, inFlight: this.inFlight, ...(waiting.length ? { waitingFor: waiting } : {}) };
     if (!this.source) return base;
     return { ...base, upstream: await this.upstream() };
   }

@@ -32,8 +32,14 @@ async function main(): Promise<void> {
       metrics.observeUpstream(e);
       readiness.observeUpstream(e);
     },
+    // A configured Redis that does not answer yet: serve /ready 503 (naming REDIS_URL) and wait.
+    waitForStore: true,
   });
   const rt = runtime;
+  if (rt.storeWaiting) {
+    const unblock = readiness.block(() => maskSecrets(rt.storeWaiting ?? 'the session store'));
+    void rt.storeReady.then(unblock);
+  }
   if (rt.emulator) {
     logger.info(
       { emulator: rt.emulator.url, scale: config.emulator?.scale },

@@ -18,6 +18,10 @@ export interface Runtime {
   readonly emulator?: Emulator;
   /** Which session store holds the sessions: `redis` (`REDIS_URL`), `file` or `memory`. */
   readonly sessionStore: 'redis' | 'file' | 'memory';
+  /** With `waitForStore`: why the store is not connected yet (names `REDIS_URL`), else `undefined`. */
+  readonly storeWaiting: string | undefined;
+  /** Resolves once the session store is connected (at once unless `waitForStore` had to wait). */
+  readonly storeReady: Promise<void>;
   /**
    * Closes the client (which logs out a session no other process can use, i.e. one kept in memory),
    * the store and the emulator. Idempotent.
@@ -37,7 +41,18 @@ export interface RuntimeOptions {
    * and its session with it, so it always gets the memory store.
    */
   sessionStore?: 'memory' | 'file';
+  /**
+   * When Redis does not answer at start-up: `false` (default; the command line) fails with a
+   * ConfigError naming `REDIS_URL`; `true` (the server) returns at once and keeps trying in the
+   * background, with `storeWaiting` set until `storeReady` resolves.
+   */
+  waitForStore?: boolean;
 }
+
+/** Interval between connection attempts while waiting for Redis at start-up. */
+const STORE_RETRY_MS = 1000;
+/** At most one warning this often while waiting. */
+const STORE_RETRY_LOG_MS = 10_000;
 
 function hideCredentials(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//(credentials hidden)@');
@@ -68,16 +83,43 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
     kind === 'file'
       ? createFileSessionStore({ path: config.sessionFile, logger })
       : createSessionStore({ redisUrl: config.redisUrl, namespace: config.storeNamespace, logger });
+  // Before the first request: an unconnected store would let replicas starting together each log in.
+  let storeWaiting: string | undefined;
+  let storeReady: Promise<void> = Promise.resolve();
+  let closed = false;
   try {
-    // Before the first request: an unconnected store would let replicas starting together each log in.
     await store.connect();
   } catch (err) {
-    await store.close();
-    await emulator?.close();
-    if (kind === 'file') {
-      throw new ConfigError(`WSZ_SESSION_FILE: ${(err as Error).message}; set WSZ_SESSION_FILE to a file in a writable directory`);
+    const problem =
+      kind === 'file'
+        ? `WSZ_SESSION_FILE: ${(err as Error).message}; set WSZ_SESSION_FILE to a file in a writable directory`
+        : `REDIS_URL: Redis at ${hideCredentials(config.redisUrl ?? '')} does not answer: ${(err as Error).message}`;
+    if (kind !== 'redis' || !options.waitForStore) {
+      await store.close();
+      await emulator?.close();
+      throw new ConfigError(problem);
     }
-    throw new ConfigError(`REDIS_URL: Redis at ${hideCredentials(config.redisUrl ?? '')} does not answer: ${(err as Error).message}`);
+    // A server waits for Redis (its /ready answers 503 meanwhile) instead of exiting.
+    storeWaiting = problem;
+    logger.warn({ setting: 'REDIS_URL' }, `${problem}; waiting for it (the server is not ready until it answers)`);
+    storeReady = (async () => {
+      let lastLog = Date.now();
+      while (!closed) {
+        await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS).unref());
+        if (closed) return;
+        try {
+          await store.connect();
+          storeWaiting = undefined;
+          logger.info({ setting: 'REDIS_URL' }, 'REDIS_URL: Redis answers; the session store is connected');
+          return;
+        } catch (retryErr) {
+          if (Date.now() - lastLog >= STORE_RETRY_LOG_MS) {
+            lastLog = Date.now();
+            logger.warn({ setting: 'REDIS_URL' }, `REDIS_URL: Redis at ${hideCredentials(config.redisUrl ?? '')} still does not answer: ${(retryErr as Error).message}`);
+          }
+        }
+      }
+    })();
   }
   // With Redis, the cap on concurrent upstream requests holds for the whole deployment.
   const semaphore = config.redisUrl ? createRedisSemaphore({ url: config.redisUrl, namespace: config.storeNamespace }) : undefined;
@@ -106,7 +148,12 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
     client,
     emulator,
     sessionStore: kind,
+    get storeWaiting() {
+      return storeWaiting;
+    },
+    storeReady,
     close() {
+      closed = true;
       closing ??= (async () => {
         // The client first: with a memory store it logs its session out, which needs the store.
         try {

@@ -116,6 +116,15 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
     readiness,
     async start() {
       await apollo.start();
+      // Until the process can serve (e.g. a configured Redis does not answer yet), GraphQL answers
+      // 503 like /ready: each replica would otherwise open its own ERP session.
+      app.use('/graphql', (_req, res, next) => {
+        if (readiness.phase !== 'starting') return next();
+        res
+          .status(503)
+          .set('retry-after', '1')
+          .json({ errors: [{ message: `The subgraph is starting: ${readiness.waitingFor.join('; ') || 'not ready yet'}`, extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+      });
       app.use('/graphql', express.json({ limit: '1mb' }), expressMiddleware(apollo, { context: createContext }));
       app.get('/', (_req, res) => res.redirect('/graphql'));
       // Last: body-parser failures (malformed JSON, 413) answer JSON, never express's HTML page.

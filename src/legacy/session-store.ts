@@ -145,12 +145,18 @@ class KeyvSessionStore implements SessionStore {
     // Redis went away after start-up: every operation is a miss at once (the client reconnects in
     // the background), so an outage costs no request a timeout.
     if (this.wasReady) throw new Error('redis is reconnecting');
+    // Never reuse a connection attempt that failed: Keyv destroys the client after a failed first
+    // connect, so each attempt starts anew and settles within the timeout (start-up may retry).
     this.connecting ??= (async () => {
-      await redis.adapter.getClient();
-      if (!redis.client.isReady) await once(redis.client, 'ready');
-    })().finally(() => {
-      this.connecting = undefined;
-    });
+      try {
+        await redis.adapter.getClient();
+        if (!redis.client.isReady && redis.client.isOpen) await withTimeout(once(redis.client, 'ready'), this.options.timeoutMs, 'connect');
+        if (!redis.client.isReady) throw new Error('Redis did not answer');
+        this.wasReady = true;
+      } finally {
+        this.connecting = undefined;
+      }
+    })();
     await withTimeout(this.connecting, this.options.timeoutMs, 'connect');
   }
 

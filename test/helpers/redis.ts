@@ -5,6 +5,8 @@
  * does not answer, the tests are skipped with a visible warning — unless `REQUIRE_REDIS=1`, in which
  * case they fail (for CI, where Redis must be there).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { createClient } from '@keyv/redis';
 
 /** The Redis URL tests use. */
@@ -54,4 +56,45 @@ export async function redisForTests(what: string): Promise<{ available: boolean;
 /** A namespace unique to this test run, so parallel runs and leftovers never collide. */
 export function uniqueNamespace(prefix = 'wsz-test'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (just now). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A private redis-server (nothing on disk) that the test may stop and start again. */
+export class PrivateRedis {
+  private child: ChildProcess | undefined;
+  /** `password`: started with `--requirepass` (then {@link url} carries it). */
+  constructor(
+    readonly port: number,
+    private readonly password?: string,
+  ) {}
+  get url(): string {
+    return `redis://${this.password ? `:${encodeURIComponent(this.password)}@` : ''}127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(this.password ? ['--requirepass', this.password] : [])], {
+      stdio: 'ignore',
+    });
+    const until = Date.now() + 5000;
+    while (!(await redisAnswers(this.url, 200))) {
+      if (Date.now() > until) throw new Error(`private redis-server on port ${this.port} did not start`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
 }

@@ -4,11 +4,9 @@
  * the replicas' session lives. The outage uses a private `redis-server` on a free port, never the
  * machine's shared one.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionStore, type SessionStore } from '../../src/legacy/index.js';
-import { redisAnswers, redisForTests, REDIS_URL, uniqueNamespace } from '../helpers/redis.js';
+import { freePort, PrivateRedis, redisForTests, REDIS_URL, uniqueNamespace } from '../helpers/redis.js';
 import { legacyFixture, type LegacyFixture } from './setup.js';
 
 const redis = await redisForTests('the Redis licence tests');
@@ -30,40 +28,6 @@ function redisStore(url: string, namespace: string): SessionStore {
 async function eventually(check: () => boolean, ms = 3000): Promise<void> {
   const until = Date.now() + ms;
   while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A private redis-server (nothing on disk) that the test may stop and start again. */
-class PrivateRedis {
-  private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const until = Date.now() + 5000;
-    while (!(await redisAnswers(this.url, 200))) {
-      if (Date.now() > until) throw new Error(`private redis-server on port ${this.port} did not start`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  }
 }
 
 describe.skipIf(redis.skip)('licences across replicas sharing Redis', () => {
