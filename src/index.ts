@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       metrics.observeUpstream(e);
       readiness.observeUpstream(e);
     },
+    onSessionEvent: (event, environment) => metrics.observeSession(event, environment),
     // A configured Redis that does not answer yet: serve /ready 503 (naming REDIS_URL) and wait.
     waitForStore: true,
   });

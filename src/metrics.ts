@@ -19,6 +19,8 @@ export interface Metrics {
   readonly registry: Registry;
   /** Feed for the legacy client's `onUpstreamRequest` hook. */
   observeUpstream(event: UpstreamEvent): void;
+  /** Feed for the legacy client's `onSessionEvent` hook (logins, guest sessions ended, breaker, …). */
+  observeSession(event: string, environment: string): void;
   /** Apollo Server plugin counting operations and their duration. */
   readonly plugin: ApolloServerPlugin;
 }
@@ -55,6 +57,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
 
+  const sessionEvents = new Counter({
+    name: 'legacy_session_events_total',
+    help: '4D session events by environment: login, loginRefused, guestEnded (guest sessions logged out), breakerOpened, sessionLost, logout',
+    labelNames: ['environment', 'event'] as const,
+    registers: [registry],
+  });
+
   const plugin: ApolloServerPlugin = {
     async requestDidStart() {
       const started = process.hrtime.bigint();
@@ -72,6 +81,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   return {
     registry,
     plugin,
+    observeSession(event, environment) {
+      sessionEvents.inc({ environment, event });
+    },
     observeUpstream(e) {
       const table = e.table ?? '';
       upstreamRequests.inc({ environment: e.environment, method: e.method, table, status: String(e.status ?? 0) });

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, type AppConfig } from './config.js';
 import type { Emulator } from './emulator/index.js';
-import { createFileSessionStore, createLegacyClient, createRedisSemaphore, createSessionStore, type LegacyClient, type SessionStore } from './legacy/index.js';
+import { createFileSessionStore, createLegacyClient, createRedisSemaphore, createSessionStore, type LegacyClient, type SessionEvent, type SessionStore } from './legacy/index.js';
 import type { UpstreamEvent } from './metrics.js';
 
 export interface Runtime {
@@ -33,6 +33,8 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** Called for every upstream HTTP attempt (metrics). Default none. */
   onUpstreamRequest?: (event: UpstreamEvent) => void;
+  /** Called for every session event (metrics). Default none. */
+  onSessionEvent?: (event: SessionEvent, environment: string) => void;
   /**
    * Where the sessions live when `REDIS_URL` is not set. `'memory'` (default; the subgraph, which logs
    * its session out at shutdown) or `'file'` (the command line and the compatibility module: the
@@ -142,6 +144,7 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
     store,
     logger,
     onUpstreamRequest: options.onUpstreamRequest,
+    onSessionEvent: options.onSessionEvent,
   });
   let closing: Promise<void> | undefined;
   return {

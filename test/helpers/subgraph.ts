@@ -43,6 +43,7 @@ export async function startTestSubgraph(
       metrics.observeUpstream(event);
       readiness.observeUpstream(event);
     },
+    onSessionEvent: (event, environment) => metrics.observeSession(event, environment),
     environments: { test: { baseUrl: emulator.url, username: 'wsz', password: 'wsz' } },
     defaultEnvironment: 'test',
     retryBaseMs: 5,

@@ -68,6 +68,7 @@ describe('HTTP routes', () => {
     expect(text).toMatch(/^legacy_upstream_session_present\{environment="test"\} 1$/m);
     expect(text).toMatch(/^legacy_upstream_breaker_open\{environment="test"\} 0$/m);
     expect(text).toMatch(/^legacy_upstream_last_success_timestamp_seconds\{environment="test"\} \d{10}/m);
+    expect(text).toMatch(/^legacy_session_events_total\{environment="test",event="login"\} 1$/m);
   });
 });
 
