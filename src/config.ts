@@ -108,6 +108,8 @@ export interface QueryLimitsConfig {
   readonly maxDepth: number;
   /** Aliases per operation (fragments counted where spread); `MAX_ALIASES`, default 30. */
   readonly maxAliases: number;
+  /** Lexical tokens per document, enforced by the parser; `MAX_QUERY_TOKENS`, default 5000 (Sandbox's introspection query has about 200). */
+  readonly maxTokens: number;
   /** Estimated upstream requests per operation; `MAX_QUERY_REQUESTS`, default 200. */
   readonly maxRequests: number;
   /** Estimated rows read from the ERP per operation; `MAX_QUERY_ROWS`, default 20000. */
@@ -397,6 +399,7 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
     queryLimits: {
       maxDepth: intSetting(env, 'MAX_QUERY_DEPTH', 12, 1, 1_000),
       maxAliases: intSetting(env, 'MAX_ALIASES', 30, 0, 100_000),
+      maxTokens: intSetting(env, 'MAX_QUERY_TOKENS', 5000, 100, 1_000_000),
       maxRequests: intSetting(env, 'MAX_QUERY_REQUESTS', 200, 1, 1_000_000),
       maxRows: intSetting(env, 'MAX_QUERY_ROWS', 20_000, 1, 100_000_000),
       childrenPerParent: intSetting(env, 'QUERY_COST_CHILDREN', 10, 1, 100_000),

@@ -204,6 +204,15 @@ function formatGraphQLError(formatted: GraphQLFormattedError, original: unknown)
     }
     if (INPUT_TYPE.test(formatted.message)) extensions.code = 'BAD_USER_INPUT';
   }
+  // graphql-js's own wording for the parser's token limit names neither the limit nor the setting.
+  const tokens = extensions.code === 'GRAPHQL_PARSE_FAILED' ? /Document contains more th(?:an|at) (\d+) tokens/.exec(formatted.message) : null;
+  if (tokens) {
+    return {
+      ...formatted,
+      message: `The document has more than ${tokens[1]} tokens; at most ${tokens[1]} are allowed (MAX_QUERY_TOKENS)`,
+      extensions: { ...extensions, limit: 'MAX_QUERY_TOKENS', maximum: Number(tokens[1]) },
+    };
+  }
   return { ...formatted, extensions };
 }
 

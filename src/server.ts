@@ -76,6 +76,7 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
 
   const apollo = new ApolloServer<Context>({
     schema: buildSubgraphSchema([{ typeDefs: loadTypeDefs(), resolvers: resolvers as never }]),
+    parseOptions: limits.parseOptions,
     validationRules: limits.validationRules,
     formatError: errors.formatError,
     includeStacktraceInErrorResponses: false,

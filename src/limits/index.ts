@@ -19,6 +19,8 @@ export interface QueryLimitOptions {
   readonly maxDepth?: number;
   /** `MAX_ALIASES`; default 30. */
   readonly maxAliases?: number;
+  /** `MAX_QUERY_TOKENS`: lexical tokens of the document, enforced by the parser itself; default 5000. */
+  readonly maxTokens?: number;
   /** `MAX_QUERY_REQUESTS`; default 200. */
   readonly maxRequests?: number;
   /** `MAX_QUERY_ROWS`; default 20000. */
@@ -32,15 +34,22 @@ export interface QueryLimitOptions {
 }
 
 /** The defaults of {@link QueryLimitOptions} (the same as `src/config.ts`'s). */
-export const DEFAULT_QUERY_LIMITS = { maxDepth: 12, maxAliases: 30, maxRequests: 200, maxRows: 20_000, childrenPerParent: 10 } as const;
+export const DEFAULT_QUERY_LIMITS = { maxDepth: 12, maxAliases: 30, maxTokens: 5000, maxRequests: 200, maxRows: 20_000, childrenPerParent: 10 } as const;
 
-/** The validation rules and the plugin of the limits, for `new ApolloServer({ validationRules, plugins })`. */
+/**
+ * The parser options, validation rules and plugin of the limits, for
+ * `new ApolloServer({ parseOptions, validationRules, plugins })`. The token limit stops a huge
+ * document (thousands of aliases, a deeply nested literal) in the parser, before validation spends
+ * CPU on it; graphql-js then answers `GRAPHQL_PARSE_FAILED` "Document contains more than N tokens".
+ */
 export function queryLimits<TContext extends BaseContext>(options: QueryLimitOptions = {}): {
+  parseOptions: { maxTokens: number };
   validationRules: ValidationRule[];
   plugin: ApolloServerPlugin<TContext>;
 } {
   const limits = { ...DEFAULT_QUERY_LIMITS, ...definedOnly(options) };
   return {
+    parseOptions: { maxTokens: limits.maxTokens },
     validationRules: staticLimitRules(limits),
     plugin: queryLimitsPlugin<TContext>({
       maxRequests: limits.maxRequests,

@@ -83,10 +83,17 @@ describe('the abusive queries of issue 6', () => {
     expect(upstream()).toBe(0);
   });
 
-  it('refuses 1000 aliases of the same list by the alias limit, with no upstream request', async () => {
+  it('refuses 1000 aliases of the same list in the parser (token limit), with no upstream request', async () => {
     const aliases = Array.from({ length: 1000 }, (_, i) => `p${i}: products(first: 1) { totalCount }`).join(' ');
-    const error = expectError(subgraph, await subgraph.execute(`{ ${aliases} }`), 'GRAPHQL_VALIDATION_FAILED', 'MAX_ALIASES', '1000 aliases', 'at most 30');
-    expect(error.extensions).toMatchObject({ limit: 'MAX_ALIASES', maximum: 30, found: 1000 });
+    const error = expectError(subgraph, await subgraph.execute(`{ ${aliases} }`), 'GRAPHQL_PARSE_FAILED', 'more than 5000 tokens', 'MAX_QUERY_TOKENS');
+    expect(error.extensions).toMatchObject({ limit: 'MAX_QUERY_TOKENS', maximum: 5000 });
+    expect(upstream()).toBe(0);
+  });
+
+  it('refuses 100 aliases of the same list by the alias limit, with no upstream request', async () => {
+    const aliases = Array.from({ length: 100 }, (_, i) => `p${i}: products(first: 1) { totalCount }`).join(' ');
+    const error = expectError(subgraph, await subgraph.execute(`{ ${aliases} }`), 'GRAPHQL_VALIDATION_FAILED', 'MAX_ALIASES', '100 aliases', 'at most 30');
+    expect(error.extensions).toMatchObject({ limit: 'MAX_ALIASES', maximum: 30, found: 100 });
     expect(upstream()).toBe(0);
   });
 
@@ -230,14 +237,15 @@ describe('every limit is a setting', () => {
 
   it('are read and validated from the environment, naming the setting and the value', () => {
     expect(loadConfig({}).queryLimits).toEqual(DEFAULT_QUERY_LIMITS);
-    expect(loadConfig({ MAX_QUERY_DEPTH: '20', MAX_ALIASES: '0', MAX_QUERY_REQUESTS: '50', MAX_QUERY_ROWS: '1000', QUERY_COST_CHILDREN: '3' }).queryLimits).toEqual({
+    expect(loadConfig({ MAX_QUERY_DEPTH: '20', MAX_ALIASES: '0', MAX_QUERY_TOKENS: '800', MAX_QUERY_REQUESTS: '50', MAX_QUERY_ROWS: '1000', QUERY_COST_CHILDREN: '3' }).queryLimits).toEqual({
       maxDepth: 20,
       maxAliases: 0,
+      maxTokens: 800,
       maxRequests: 50,
       maxRows: 1000,
       childrenPerParent: 3,
     });
-    for (const [name, value] of [['MAX_QUERY_DEPTH', '0'], ['MAX_ALIASES', '-1'], ['MAX_QUERY_REQUESTS', 'many'], ['MAX_QUERY_ROWS', '1.5'], ['QUERY_COST_CHILDREN', '0']]) {
+    for (const [name, value] of [['MAX_QUERY_DEPTH', '0'], ['MAX_ALIASES', '-1'], ['MAX_QUERY_TOKENS', '10'], ['MAX_QUERY_REQUESTS', 'many'], ['MAX_QUERY_ROWS', '1.5'], ['QUERY_COST_CHILDREN', '0']]) {
       expect(() => loadConfig({ [name]: value }), name).toThrow(ConfigError);
       expect(() => loadConfig({ [name]: value }), name).toThrow(new RegExp(`${name}.*"${value.replace('.', '\\.')}"`));
     }
