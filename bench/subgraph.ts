@@ -54,10 +54,6 @@ export async function startBenchSubgraph(emulatorOptions: EmulatorOptions): Prom
     async addServer(maxBatchSize, queryLimits) {
       const server = buildServer({
         source: client,
-        upstreamReady: () => client.ping().then(
-          () => true,
-          () => false,
-        ),
         logger: pino({ level: 'silent' }),
         metrics: createMetrics({ defaultMetrics: false }),
         production: true,

@@ -917,8 +917,9 @@ export type Query = {
   /** A page of customers: filtered, sorted (then by customer number). */
   customers: CustomerConnection;
   /**
-   * Whether an upstream session with the legacy 4D server can be had right now
-   * (the same check as `GET /ready`).
+   * Whether the legacy 4D server looks available from what this subgraph already knows (the
+   * outcome of its last upstream requests and the licence breaker), without a request to the ERP.
+   * `GET /ready` shows the details in its body.
    */
   legacyReady: Scalars['Boolean']['output'];
   /** One mold by `id`; `null` when there is none. */
