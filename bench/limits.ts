@@ -113,11 +113,13 @@ interface Abuse {
 }
 
 function abusiveQueries(): Abuse[] {
-  const aliases = Array.from({ length: 1000 }, (_, i) => `p${i}: products(first: 100) { edges { node { sku } } }`).join(' ');
+  const aliasesOf = (n: number) => Array.from({ length: n }, (_, i) => `p${i}: products(first: 100) { edges { node { sku } } }`).join(' ');
+  const aliases = aliasesOf(1000);
   return [
     { title: `issue's nested sales records, 5 levels (${nestedSalesRecords(5).length} bytes)`, query: nestedSalesRecords(5), code: 'GRAPHQL_VALIDATION_FAILED' },
     { title: 'the same, 2 levels (within the depth limit; cost 1 020 200 rows)', query: nestedSalesRecords(2), code: 'QUERY_TOO_COSTLY' },
-    { title: '1000 aliases of products(first: 100)', query: `{ ${aliases} }`, code: 'GRAPHQL_VALIDATION_FAILED' },
+    { title: '1000 aliases of products(first: 100) (over the token limit)', query: `{ ${aliases} }`, code: 'GRAPHQL_PARSE_FAILED' },
+    { title: '100 aliases of products(first: 100)', query: `{ ${aliasesOf(100)} }`, code: 'GRAPHQL_VALIDATION_FAILED' },
     {
       title: 'filter with 200 levels of and/not (variable)',
       query: 'query($f: ProductFilter) { products(filter: $f) { totalCount } }',
@@ -273,6 +275,7 @@ async function main(): Promise<number> {
     const unlimited = await subgraph.addServer(loadConfig({}).maxBatchSize, {
       maxDepth: 1_000,
       maxAliases: 1_000_000,
+      maxTokens: 1_000_000,
       maxRequests: Number.MAX_SAFE_INTEGER,
       maxRows: Number.MAX_SAFE_INTEGER,
     });
@@ -305,7 +308,8 @@ async function main(): Promise<number> {
       log(`without limits: nested sales records, ${level} level(s)…`);
       runs.push(await measureUnlimited(subgraph, unlimited, `nested sales records, ${level} level(s)`, nestedSalesRecords(level)));
     }
-    const aliases = Array.from({ length: 1000 }, (_, i) => `p${i}: products(first: 100) { edges { node { sku } } }`).join(' ');
+    const aliasesOf = (n: number) => Array.from({ length: n }, (_, i) => `p${i}: products(first: 100) { edges { node { sku } } }`).join(' ');
+  const aliases = aliasesOf(1000);
     log('without limits: 1000 aliases…');
     runs.push(await measureUnlimited(subgraph, unlimited, '1000 aliases of products(first: 100) (1001 requests before lists were memoized)', `{ ${aliases} }`));
 
@@ -314,7 +318,7 @@ async function main(): Promise<number> {
       [
         '## Benchmark: query limits',
         '',
-        `With the limits (defaults: MAX_QUERY_DEPTH ${limits.maxDepth}, MAX_ALIASES ${limits.maxAliases}, MAX_QUERY_REQUESTS ${limits.maxRequests}, ` +
+        `With the limits (defaults: MAX_QUERY_DEPTH ${limits.maxDepth}, MAX_ALIASES ${limits.maxAliases}, MAX_QUERY_TOKENS ${limits.maxTokens}, MAX_QUERY_REQUESTS ${limits.maxRequests}, ` +
           `MAX_QUERY_ROWS ${limits.maxRows}, filters at most 20 levels), ${params.iterations} refusals each:`,
         '',
         markdownTable(
