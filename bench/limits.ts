@@ -30,8 +30,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadConfig } from '../src/config.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
-
-class UsageError extends Error {}
+import { numberParam, UsageError } from './params.js';
 
 interface Params {
   iterations: number;
@@ -43,17 +42,6 @@ interface Params {
 
 const USAGE = `usage: npm run bench:limits -- [--iterations N] [--scale X] [--latency MS] [--levels N] [--heap-cap-mb MB]
   (or BENCH_ITERATIONS, BENCH_SCALE, BENCH_LATENCY_MS, BENCH_LEVELS, BENCH_HEAP_CAP_MB)`;
-
-function numberParam(name: string, raw: string | undefined, envName: string, fallback: number, check: { integer?: boolean; min: number; max: number }): number {
-  const value = raw ?? process.env[envName];
-  const source = raw !== undefined ? `--${name}` : envName;
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || (check.integer && !Number.isInteger(n)) || n < check.min || n > check.max) {
-    throw new UsageError(`${source} must be ${check.integer ? 'an integer' : 'a number'} between ${check.min} and ${check.max}, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
 
 function readParams(argv: string[]): Params | undefined {
   let values: Record<string, string | boolean | undefined>;

@@ -27,13 +27,12 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { tableSizes } from '../src/emulator/data/generate.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
+import { numberParam, UsageError } from './params.js';
 
 /** The server's default keys per upstream request of a loader (`MAX_BATCH_SIZE`), read from the configuration defaults. */
 const BATCHED_MAX_BATCH_SIZE = loadConfig({}).maxBatchSize;
 const SALES_RECORDS = 100;
 const PRODUCT_REPRESENTATIONS = 500;
-
-class UsageError extends Error {}
 
 interface Params {
   iterations: number;
@@ -49,24 +48,6 @@ interface Params {
 const USAGE = `usage: npm run bench -- [--iterations N] [--warmup N] [--latency MS] [--jitter MS] [--scale X]
   (or BENCH_ITERATIONS, BENCH_WARMUP, BENCH_LATENCY_MS, BENCH_JITTER_MS, BENCH_SCALE)
 see also: npm run bench:limits -- --help (heap and refusal time of abusive queries with and without the query limits)`;
-
-function numberParam(
-  name: string,
-  flag: string | undefined,
-  envName: string,
-  fallback: number,
-  check: { integer?: boolean; min: number; max: number },
-): number {
-  const raw = flag ?? process.env[envName];
-  const source = flag !== undefined ? `--${name}` : envName;
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || (check.integer && !Number.isInteger(value)) || value < check.min || value > check.max) {
-    const kind = check.integer ? 'an integer' : 'a number';
-    throw new UsageError(`${source} must be ${kind} between ${check.min} and ${check.max}, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
 
 function readParams(argv: string[]): Params | undefined {
   let values: Record<string, string | boolean | undefined>;

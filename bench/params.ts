@@ -1,0 +1,26 @@
+/** Command-line parameters shared by the benchmark scripts: a flag, else a `BENCH_*` variable, else the default. */
+
+/** A bad parameter: the script prints the message and its usage, and exits 2. */
+export class UsageError extends Error {}
+
+/**
+ * The number given by `--name` (`flag`), else by the environment variable `envName`, else
+ * `fallback`; outside `check` it is a {@link UsageError} naming where the value came from.
+ */
+export function numberParam(
+  name: string,
+  flag: string | undefined,
+  envName: string,
+  fallback: number,
+  check: { integer?: boolean; min: number; max: number },
+): number {
+  const raw = flag ?? process.env[envName];
+  const source = flag !== undefined ? `--${name}` : envName;
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || (check.integer && !Number.isInteger(value)) || value < check.min || value > check.max) {
+    const kind = check.integer ? 'an integer' : 'a number';
+    throw new UsageError(`${source} must be ${kind} between ${check.min} and ${check.max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
