@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, maskSecrets } from '../src/config.js';
 
+const cliEntry = fileURLToPath(new URL('../src/cli/wsz.ts', import.meta.url));
 const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 
 function configFile(content: unknown): string {
@@ -128,10 +129,32 @@ describe('a refused start-up prints no secret', () => {
     expect(output).not.toContain('heim-2024');
   });
 
-  it('for a Redis that does not answer, with its password in the URL', async () => {
-    const { code, output, stderr } = await start({ REDIS_URL: 'redis://default:Geheim-2024@127.0.0.1:1' });
-    expect(code).toBe(1);
-    expect(stderr).toContain('REDIS_URL: Redis at redis://(credentials hidden)@127.0.0.1:1 does not answer');
+  it('for a Redis that does not answer, with its password in the URL: the server waits for it, the CLI stops', async () => {
+    const url = 'redis://default:Geheim-2024@127.0.0.1:1';
+    // The server stays up, not ready (see test/subgraph/startup.test.ts); what it prints meanwhile has no secret.
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: cleanEnv({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: url }) });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    try {
+      const until = Date.now() + 20_000;
+      while (!output.includes('subgraph ready at') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(output).toContain('REDIS_URL: Redis at redis://(credentials hidden)@127.0.0.1:1 does not answer');
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
     expect(output).not.toContain('Geheim');
+
+    const cli = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'session'], {
+      env: cleanEnv({ REDIS_URL: url, LEGACY_API_URL: 'http://127.0.0.1:1', LEGACY_API_USERNAME: 'api', LEGACY_API_PASSWORD: 'Geheim-Passwort' }),
+    });
+    let cliOutput = '';
+    cli.stdout.on('data', (chunk) => (cliOutput += chunk));
+    cli.stderr.on('data', (chunk) => (cliOutput += chunk));
+    const [code] = (await once(cli, 'exit')) as [number | null];
+    expect(code).toBe(2);
+    expect(cliOutput).toContain('REDIS_URL: Redis at redis://(credentials hidden)@127.0.0.1:1 does not answer');
+    expect(cliOutput).not.toContain('Geheim');
   });
 });
