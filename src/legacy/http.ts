@@ -40,6 +40,12 @@ export interface HttpRequest {
   readonly route: UpstreamRoute;
   readonly table?: string;
   readonly retry: RetryPolicy;
+  /**
+   * Called once a slot is held, right before each attempt goes out: headers decided at the last
+   * moment (the session cookie: a request that waited in the queue must not carry a session that
+   * died meanwhile). Throwing aborts the request with that error: nothing is sent, no retry.
+   */
+  readonly beforeSend?: () => Readonly<Record<string, string>>;
 }
 
 /** A complete answer (body fully read). */
@@ -179,6 +185,13 @@ class Saturated extends Error {
   }
 }
 
+/** Internal: `beforeSend` refused the attempt (nothing was sent); carries its error. */
+class Aborted extends Error {
+  constructor(readonly reason: unknown) {
+    super('aborted before sending');
+  }
+}
+
 /** Internal: an attempt that failed without an answer. */
 class TransportFailure extends Error {
   constructor(
@@ -261,7 +274,7 @@ export class HttpTransport {
         randomize: true,
         shouldRetry: ({ error, attemptNumber, retriesLeft }) => {
           let retry = false;
-          if (this.closed || error instanceof Saturated) retry = false;
+          if (this.closed || error instanceof Saturated || error instanceof Aborted) retry = false;
           else if (error instanceof RetryableStatus) retry = shouldRetryStatus(request.retry, error.response);
           else if (error instanceof TransportFailure) retry = shouldRetryTransport(request.retry, error);
           if (retry) {
@@ -283,6 +296,7 @@ export class HttpTransport {
           { status: error.response.status, environment, table: request.table, fourDErrors: [], route: request.route },
         );
       }
+      if (error instanceof Aborted) throw error.reason;
       if (error instanceof Saturated) {
         throw new LegacyAPIConnectionError(`The ERP (environment ${environment}) is saturated: ${error.timeout.message}; nothing was sent: ${where}`, {
           environment,
@@ -324,7 +338,13 @@ export class HttpTransport {
       }
     }
     try {
-      return await this.attemptWithSlot(request, attempt);
+      let late: Readonly<Record<string, string>> | undefined;
+      try {
+        late = request.beforeSend?.();
+      } catch (error) {
+        throw new Aborted(error);
+      }
+      return await this.attemptWithSlot(late ? { ...request, headers: { ...request.headers, ...late } } : request, attempt);
     } finally {
       lease?.release();
     }

@@ -75,8 +75,6 @@ export interface SessionManagerOptions {
    * answers (a 401 among them brings one). Default 2000.
    */
   guestWaitMs?: number;
-  /** Login attempts refused with 402 during a loss recovery before the breaker opens. Default 3. */
-  recoveryLoginAttempts?: number;
   /** Called for every session event (metrics). Default none. */
   onEvent?: (event: SessionEvent, environment: string) => void;
 }
@@ -120,7 +118,33 @@ interface Refresh {
 }
 
 const DEAD_IDS_KEPT = 64;
+/** At close: how long to wait for a login still running, and for logouts. */
+const CLOSE_WAIT_MS = 250;
+const CLOSE_LOGOUT_MS = 1000;
+/** Times a request may find its session died while it waited for a slot before it gives up. */
+const STALE_RETRIES = 3;
+
+/** Internal: the session a request was about to use died while it waited in the queue. */
+class StaleSession extends Error {
+  constructor() {
+    super('the session died before the request was sent');
+  }
+}
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `promise`'s value, or `'timeout'` after `ms` (the timer never keeps the process alive). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function isTombstone(value: Stored | undefined): value is StoredTombstone {
   return !!value && (value as { dead?: unknown }).dead === true;
@@ -144,7 +168,6 @@ export class SessionManager {
   private readonly lockTtlMs: number;
   private readonly touchIntervalMs: number;
   private readonly guestWaitMs: number;
-  private readonly recoveryLoginAttempts: number;
   private keys: { session: string; lock: string; breaker: string } | undefined;
 
   constructor(private readonly options: SessionManagerOptions) {
@@ -154,7 +177,6 @@ export class SessionManager {
     this.lockTtlMs = options.loginBudgetMs + 5000;
     this.touchIntervalMs = Math.max(1000, Math.min(60_000, options.sessionTimeoutMs / 10));
     this.guestWaitMs = options.guestWaitMs ?? 2000;
-    this.recoveryLoginAttempts = Math.max(1, options.recoveryLoginAttempts ?? 3);
   }
 
   private get log(): Logger {
@@ -235,6 +257,8 @@ export class SessionManager {
     // Breaker open and nothing alive to send with: not a single request upstream.
     if (!local && this.breakerUntil > now) throw this.sessionLimitError(this.breakerUntil - now, 'breaker open');
     const stored = await this.options.store.get<Stored>(this.key.session);
+    // A 401 on another request may have marked it dead while the store answered.
+    if (local && this.dead.has(local.id)) return this.acquire();
     if (local && isTombstone(stored) && stored.id === local.id) {
       // Another process saw our session die.
       this.markDead(local.id);
@@ -251,7 +275,7 @@ export class SessionManager {
     // that session, the login re-authenticates it on the licence it already has; if 4D dropped
     // it, 4D opens one session for the login. A cookie-less login here would need a second
     // licence while the old session lives on for its last minutes (402 on a full pool).
-    const previous = this.local ?? (stored && !isTombstone(stored) ? stored : undefined);
+    const previous = this.local ?? stored;
     return this.refresh(previous ? { ...previous, cookies: { ...previous.cookies } } : undefined, undefined, false);
   }
 
@@ -268,10 +292,11 @@ export class SessionManager {
     }
     const state: Refresh = { stale, recovering, guests: guest ? [guest] : [], closed: false };
     this.refreshing = state;
-    state.promise = this.refreshAcrossProcesses(state).finally(async () => {
+    state.promise = this.refreshAcrossProcesses(state).finally(() => {
       state.closed = true;
       if (this.refreshing === state) this.refreshing = undefined;
-      await this.releaseGuests(state.guests.splice(0));
+      // Not awaited: the new session is usable now; `close()` waits for these logouts.
+      void this.releaseGuests(state.guests.splice(0));
     });
     return state.promise;
   }
@@ -279,7 +304,7 @@ export class SessionManager {
   /** Gives a guest session to a running refresh, or ends it when the refresh is past using it. */
   private async offer(state: Refresh, guest: Record<string, string>): Promise<void> {
     if (state.closed) {
-      await this.releaseGuests([guest]);
+      void this.releaseGuests([guest]);
       return;
     }
     state.guests.push(guest);
@@ -289,7 +314,8 @@ export class SessionManager {
   private async refreshAcrossProcesses(state: Refresh): Promise<LocalSession> {
     const { store } = this.options;
     const staleId = state.stale?.id;
-    const deadline = this.now() + this.lockTtlMs + this.options.requestTimeoutMs;
+    // Real time: this waits for another process's I/O, not for session time.
+    const deadline = Date.now() + this.lockTtlMs + this.options.requestTimeoutMs;
     for (;;) {
       const current = await store.get<Stored>(this.key.session);
       if (this.usable(current, staleId)) return this.adopt(current!);
@@ -301,7 +327,8 @@ export class SessionManager {
           if (this.usable(again, staleId)) return this.adopt(again!);
           if (again && !isTombstone(again) && again.id === staleId && state.recovering) {
             // Tell the other processes before anything else: nobody sends with it any more.
-            await store.set<StoredTombstone>(this.key.session, { ...again, cookies: {}, dead: true }, this.options.sessionTimeoutMs);
+            // Its cookies stay: a later login on them re-authenticates the session if 4D still has it.
+            await store.set<StoredTombstone>(this.key.session, { ...again, dead: true }, this.options.sessionTimeoutMs);
           }
           await this.checkBreaker();
           const session = await this.loginForRefresh(state);
@@ -316,7 +343,7 @@ export class SessionManager {
       // licences its login may need.
       await this.releaseGuests(state.guests.splice(0));
       await this.checkBreaker();
-      if (this.now() > deadline) {
+      if (Date.now() > deadline) {
         throw new LegacyAPIConnectionError(`Timed out waiting for another process to open the 4D session of environment ${this.environment}`, {
           environment: this.environment,
           timeout: true,
@@ -333,6 +360,9 @@ export class SessionManager {
       // them carries a guest session that already holds a licence.
       await this.settle(state.stale.id, state);
     }
+    // During a recovery a 402 may only mean that our guests (here or in another process) are still
+    // being logged out: keep trying, with backoff, for a bounded time before opening the breaker.
+    const recoverUntil = Date.now() + this.guestWaitMs + 2000;
     for (let attempt = 1; ; attempt++) {
       const guest = state.guests.shift();
       const cookies: CookieJar | undefined = guest ?? (hasCookies(state.stale?.cookies) ? state.stale.cookies : undefined);
@@ -350,14 +380,13 @@ export class SessionManager {
         );
         return session;
       } catch (error) {
-        if (!(error instanceof LoginRefusedNoLicence)) {
-          this.emit('loginRefused');
-          throw error;
-        }
         this.emit('loginRefused');
-        if (state.recovering && attempt < this.recoveryLoginAttempts) {
+        // A guest the login could not use (refused, timed out, lost) would hold its licence for an hour.
+        if (guest) void this.releaseGuests([guest]);
+        if (!(error instanceof LoginRefusedNoLicence)) throw error;
+        if (state.recovering && Date.now() < recoverUntil) {
           this.log.info({ attempt }, '4D refused the login for want of a licence while guest sessions are being ended; trying again');
-          await sleep(100 * attempt);
+          await sleep(Math.min(100 * 2 ** (attempt - 1), 500));
           continue;
         }
         throw await this.openBreaker(error.status, error.fourDErrors);
@@ -438,16 +467,32 @@ export class SessionManager {
   // ---------------------------------------------------------------------------------------------
   // Sending
 
-  /** One HTTP request with the session's cookies, counted as in flight on that session. */
+  /**
+   * One HTTP request with the session's cookies, counted as in flight on that session once it is
+   * actually sent. A request that waited for a slot while its session died is not sent
+   * ({@link StaleSession}).
+   */
   private async transmit(session: LocalSession, request: HttpRequest): Promise<HttpResponse> {
-    this.inFlight.set(session.id, (this.inFlight.get(session.id) ?? 0) + 1);
+    let counted = false;
     try {
-      return await this.options.http.send({ ...request, headers: { ...request.headers, cookie: cookieHeader(session.cookies) } });
+      return await this.options.http.send({
+        ...request,
+        beforeSend: () => {
+          if (this.dead.has(session.id)) throw new StaleSession();
+          if (!counted) {
+            counted = true;
+            this.inFlight.set(session.id, (this.inFlight.get(session.id) ?? 0) + 1);
+          }
+          return { cookie: cookieHeader(session.cookies) };
+        },
+      });
     } finally {
-      const left = (this.inFlight.get(session.id) ?? 1) - 1;
-      if (left > 0) this.inFlight.set(session.id, left);
-      else this.inFlight.delete(session.id);
-      this.notifySettle();
+      if (counted) {
+        const left = (this.inFlight.get(session.id) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(session.id, left);
+        else this.inFlight.delete(session.id);
+        this.notifySettle();
+      }
     }
   }
 
@@ -458,8 +503,18 @@ export class SessionManager {
    */
   async send(request: HttpRequest): Promise<HttpResponse> {
     let session = await this.acquire();
+    let stale = 0;
     for (let attempt = 1; ; attempt++) {
-      const response = await this.transmit(session, request);
+      let response: HttpResponse;
+      try {
+        response = await this.transmit(session, request);
+      } catch (error) {
+        if (!(error instanceof StaleSession) || ++stale > STALE_RETRIES) throw error;
+        // Its session died while it waited for a slot: take the current one (or fail fast if none).
+        session = await this.acquire();
+        attempt--;
+        continue;
+      }
       const updates = parseSetCookies(response.setCookies, this.now());
       const rejected = response.status === 401 || response.status === 403;
       if (rejected || response.status === 402) {
@@ -512,15 +567,15 @@ export class SessionManager {
     }
     const base = this.local ?? session;
     base.lastUsedAt = now;
-    if (updates.size) {
-      const { cookies, changed } = mergeCookies(base.cookies, updates);
-      if (changed && hasCookies(cookies)) {
-        // 4D rotated the cookie on a successful answer: this is now the session everyone should use.
-        const rotated: LocalSession = { id: randomUUID(), cookies, createdAt: base.createdAt, lastUsedAt: now };
-        this.log.info({ sessionId: rotated.id, previousSessionId: base.id }, '4D session cookie rotated');
-        await this.writeBack(base.id, rotated);
-        return this.adopt(rotated);
-      }
+    const fresh = newSessionCookies(base.cookies, updates);
+    if (fresh) {
+      // 4D set other session cookies on an answer it served (a route open to guests, such as
+      // $catalog): our session is gone and this is a guest. Log in on it in the background; the
+      // answer itself is good.
+      void this.recover(base, fresh, 200).catch((error: unknown) => {
+        this.log.warn({ err: (error as Error).message }, 'could not replace the 4D session after 4D issued a new cookie');
+      });
+      return base;
     }
     if (now - this.lastPersistedUse >= this.touchIntervalMs) {
       this.lastPersistedUse = now;
@@ -537,6 +592,8 @@ export class SessionManager {
    */
   private async writeBack(expectedId: string, session: StoredSession): Promise<void> {
     const { store } = this.options;
+    // Never compete with our own refresh for the lock, nor write back a session known dead.
+    if (this.refreshing || this.dead.has(expectedId)) return;
     // A short TTL: a process dying here must not block other processes' logins for long.
     const token = await store.acquireLock(this.key.lock, Math.min(this.lockTtlMs, 5000));
     if (!token) return;
@@ -564,13 +621,19 @@ export class SessionManager {
    */
   async logout(): Promise<boolean> {
     const stored = await this.options.store.get<Stored>(this.key.session);
-    const session = [this.local, stored].find((c) => this.usable(c));
+    // Ours even when idle by our clock (4D may still hold it for its last minutes), else the stored one.
+    const local = this.local && !this.dead.has(this.local.id) ? this.local : undefined;
+    const session = local ?? (this.usable(stored) ? (stored as StoredSession) : undefined);
     if (!session) return false;
     this.markDead(session.id);
     const token = await this.options.store.acquireLock(this.key.lock, 5000);
     try {
       const current = await this.options.store.get<Stored>(this.key.session);
-      if (current?.id === session.id) await this.options.store.delete(this.key.session);
+      // A tombstone, not a delete: another process reading a miss would write its copy back.
+      if (current?.id === session.id) {
+        // Without its cookies: 4D ended it, nobody will log in on them.
+        await this.options.store.set<StoredTombstone>(this.key.session, { ...session, cookies: {}, dead: true }, this.options.sessionTimeoutMs);
+      }
     } finally {
       if (token) await this.options.store.releaseLock(this.key.lock, token);
     }
@@ -586,10 +649,18 @@ export class SessionManager {
    * left for the others. Pending guest logouts are awaited.
    */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.releases]);
-    if (this.options.store.shared || !this.usable(this.local)) return;
+    // A login about to finish would open a session nobody logs out; but a shutdown must not wait
+    // on a slow ERP, so the wait is short (a login that takes longer is logged and left to expire).
+    const refreshing = this.refreshing?.promise?.catch(() => undefined);
+    if (refreshing && (await within(refreshing.then(() => true), CLOSE_WAIT_MS)) === 'timeout') {
+      this.log.warn('a 4D login was still running at shutdown; its session stays open until 4D expires it');
+    }
+    await within(Promise.allSettled([...this.releases]), CLOSE_LOGOUT_MS);
+    const local = this.local;
+    if (this.options.store.shared || !local || this.dead.has(local.id)) return;
     try {
-      await this.logout();
+      const ended = await within(this.logout(), CLOSE_LOGOUT_MS);
+      if (ended === 'timeout') this.log.warn('4D did not confirm the logout at shutdown in time; the session expires on its own');
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'could not log out the 4D session at shutdown');
     }

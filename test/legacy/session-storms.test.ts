@@ -136,6 +136,48 @@ describe('402 on our own cookie', () => {
   });
 });
 
+describe('requests that waited while the session died', () => {
+  it('a request queued behind the concurrency cap never goes out with the dead cookie', async () => {
+    fx = await legacyFixture({ sessions: 1, latencyMs: 20 }, { maxConcurrency: 2 });
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    fx.emulator.expireAllSessions();
+    fx.emulator.resetCounters();
+    const { ok, errors } = await burst(fx.client, 20);
+    expect(errors).toEqual([]);
+    expect(ok).toBe(20);
+    // Only the two requests in flight when it died carried the dead cookie.
+    expect(fx.emulator.counters.rejected401 + fx.emulator.counters.rejected402).toBeLessThanOrEqual(2);
+    expect(fx.emulator.counters.logins).toBe(1);
+    await eventually(() => fx!.emulator.activeSessions() === 1);
+    expect(fx.emulator.activeSessions()).toBe(1);
+  });
+
+  it('a guest whose login fails (the password was rotated meanwhile) is logged out, not left holding a licence', async () => {
+    const users = { [USER]: PASSWORD };
+    fx = await legacyFixture({ sessions: 2, users });
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    fx.emulator.expireAllSessions();
+    users[USER] = 'rotated-by-the-admin';
+    await rejection(fx.client.fetchTable('Kunden', { top: 1 }));
+    await eventually(() => fx!.emulator.activeSessions() === 0);
+    expect(fx.emulator.activeSessions()).toBe(0);
+  });
+
+  it('a guest cookie on an answer open to guests ($catalog) is logged in on, not used as our session', async () => {
+    fx = await legacyFixture({ sessions: 1 });
+    await fx.client.fetchTable('Kunden', { top: 1 });
+    fx.emulator.expireAllSessions();
+    fx.emulator.resetCounters();
+    expect(await fx.client.listTables()).toContain('Kunden');
+    const { ok, errors } = await burst(fx.client, 10);
+    expect(errors).toEqual([]);
+    expect(ok).toBe(10);
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect(fx.emulator.counters.sessionsOpened).toBe(1);
+    expect(fx.emulator.activeSessions()).toBe(1);
+  });
+});
+
 describe('the breaker never locks the deployment out', () => {
   /** Sequential reads by `workers` loops until stopped; counts outcomes. */
   function continuousLoad(client: LegacyClient, workers = 4) {

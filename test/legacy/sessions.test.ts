@@ -159,7 +159,7 @@ describe('one session per environment', () => {
     await store.close();
   });
 
-  it('a cookie rotated on a successful answer replaces the stored one', async () => {
+  it('a new session cookie on a successful answer (4D served us as a guest) is replaced by a login on that guest', async () => {
     // auth 'none': a request with an expired cookie silently gets a new guest cookie and a 200.
     fx = await fixture({ auth: 'none' });
     const store = createSessionStore();
@@ -171,12 +171,14 @@ describe('one session per environment', () => {
     await a.fetchTable('Kunden', { top: 1 });
     const after = await a.getSessionCookie();
     expect(after).not.toBe(before);
-    // Another client with the same store picks up the rotated cookie: no new session, no login.
+    // The login upgraded the guest 4D had opened: one session, one login, and another client with
+    // the same store picks it up without either.
     const b = fx.newClient({ store });
     await b.fetchTable('Kunden', { top: 1 });
     await a.fetchTable('Kunden', { top: 1 });
     expect(fx.emulator.counters.sessionsOpened).toBe(1);
-    expect(fx.emulator.counters.logins).toBe(0);
+    expect(fx.emulator.counters.logins).toBe(1);
+    expect(fx.emulator.activeSessions()).toBe(1);
     expect(after.match(/WASID4D=/g)).toHaveLength(1);
     await store.close();
   });
