@@ -28,94 +28,36 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LegacyAPIAuthenticationError, LegacyAPIConnectionError, LegacySessionLimitError, type FourDErrorEntry } from './errors.js';
-import { cookieHeader, hasCookies, mergeCookies, newSessionCookies, parseSetCookies, type CookieJar } from './cookies.js';
-import type { HttpRequest, HttpResponse, HttpTransport } from './http.js';
+import { LegacyAPIAuthenticationError, LegacyAPIConnectionError } from './errors.js';
+import { cookieHeader, hasCookies, newSessionCookies, parseSetCookies, type CookieJar } from './cookies.js';
+import type { HttpRequest, HttpResponse } from './http.js';
+import { SessionBreaker } from './session-breaker.js';
+import {
+  StaleSession,
+  isTombstone,
+  sleep,
+  within,
+  type LocalSession,
+  type Refresh,
+  type SessionEvent,
+  type SessionManagerOptions,
+  type SessionState,
+  type Stored,
+  type StoredTombstone,
+} from './session-types.js';
 import type { SessionStore, StoredSession } from './session-store.js';
 import {
   LoginRefusedNoLicence,
-  isNoLicence,
   login,
   logout,
   parseStack,
   serverId,
   sessionFingerprint,
-  type SessionCredentials,
 } from './session-login.js';
 
 export type { SessionCredentials } from './session-login.js';
+export type { SessionEvent, SessionManagerOptions, SessionState } from './session-types.js';
 export { cookieHeader, mergeCookies, parseSetCookies } from './cookies.js';
-
-/** Session events, for metrics and tests. */
-export type SessionEvent = 'login' | 'loginRefused' | 'guestEnded' | 'breakerOpened' | 'sessionLost' | 'logout';
-
-/** Options of {@link SessionManager}. */
-export interface SessionManagerOptions {
-  environment: string;
-  http: HttpTransport;
-  store: SessionStore;
-  logger: Logger;
-  credentials: SessionCredentials;
-  /** Idle time after which a stored session is refreshed proactively. */
-  sessionTimeoutMs: number;
-  /** How long the breaker stays open after a login refused with 402. */
-  breakerMs: number;
-  /** Per-request timeout (sizes the cross-process lock). */
-  requestTimeoutMs: number;
-  /** Total time a login may take including retries (sizes the lock TTL). */
-  loginBudgetMs: number;
-  /** Clock in epoch ms. Default `Date.now`. */
-  now?: () => number;
-  /** How long a process's local copy is trusted before re-reading the store. Default 1000. */
-  revalidateMs?: number;
-  /** Polling interval while another process logs in. Default 50. */
-  pollMs?: number;
-  /**
-   * With no guest session to log in on, how long a refresh waits for the dead session's other
-   * answers (a 401 among them brings one). Default 2000.
-   */
-  guestWaitMs?: number;
-  /** Called for every session event (metrics). Default none. */
-  onEvent?: (event: SessionEvent, environment: string) => void;
-}
-
-/** What {@link SessionManager.state} reports (never a cookie value). */
-export interface SessionState {
-  environment: string;
-  hasSession: boolean;
-  sessionId?: string;
-  ageSeconds?: number;
-  idleSeconds?: number;
-  /** Epoch ms until which no login will be attempted after a 402. */
-  breakerOpenUntil?: number;
-}
-
-interface BreakerState {
-  until: number;
-}
-
-/** The stored record of a session known dead (its id only, so stale copies are recognised). */
-interface StoredTombstone {
-  readonly id: string;
-  readonly dead: true;
-  readonly cookies: Readonly<Record<string, string>>;
-  readonly createdAt: number;
-  readonly lastUsedAt: number;
-}
-
-type Stored = StoredSession | StoredTombstone;
-
-type LocalSession = { -readonly [K in keyof StoredSession]: StoredSession[K] };
-
-/** One refresh in flight in this process, and the guest sessions offered to it meanwhile. */
-interface Refresh {
-  readonly stale: LocalSession | undefined;
-  /** `true` when the session was lost under load (401/402), not merely idle. */
-  readonly recovering: boolean;
-  readonly guests: Record<string, string>[];
-  closed: boolean;
-  promise?: Promise<LocalSession>;
-}
 
 const DEAD_IDS_KEPT = 64;
 /** At close: how long to wait for a login still running, and for logouts. */
@@ -124,39 +66,13 @@ const CLOSE_LOGOUT_MS = 1000;
 /** Times a request may find its session died while it waited for a slot before it gives up. */
 const STALE_RETRIES = 3;
 
-/** Internal: the session a request was about to use died while it waited in the queue. */
-class StaleSession extends Error {
-  constructor() {
-    super('the session died before the request was sent');
-  }
-}
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** `promise`'s value, or `'timeout'` after `ms` (the timer never keeps the process alive). */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function isTombstone(value: Stored | undefined): value is StoredTombstone {
-  return !!value && (value as { dead?: unknown }).dead === true;
-}
-
 /** Session manager of one environment. */
 export class SessionManager {
   private local: LocalSession | undefined;
   private localCheckedAt = 0;
   private lastPersistedUse = 0;
   private refreshing: Refresh | undefined;
-  private breakerUntil = 0;
+  private readonly breaker: SessionBreaker;
   private readonly dead = new Set<string>();
   /** HTTP requests in flight per session id, and who waits for them to settle. */
   private readonly inFlight = new Map<string, number>();
@@ -177,6 +93,15 @@ export class SessionManager {
     this.lockTtlMs = options.loginBudgetMs + 5000;
     this.touchIntervalMs = Math.max(1000, Math.min(60_000, options.sessionTimeoutMs / 10));
     this.guestWaitMs = options.guestWaitMs ?? 2000;
+    this.breaker = new SessionBreaker({
+      environment: options.environment,
+      store: options.store,
+      key: () => this.key.breaker,
+      breakerMs: options.breakerMs,
+      now: this.now,
+      logger: options.logger,
+      onOpen: () => this.emit('breakerOpened'),
+    });
   }
 
   private get log(): Logger {
@@ -250,12 +175,11 @@ export class SessionManager {
 
   /** The current session, opening one (single-flight) when there is none or it is idle-expired. */
   async acquire(): Promise<LocalSession> {
-    const now = this.now();
     const local = this.usable(this.local) ? this.local : undefined;
     // Revalidation is about noticing other processes' writes: real time, not the session clock.
     if (local && Date.now() - this.localCheckedAt < this.revalidateMs) return local;
     // Breaker open and nothing alive to send with: not a single request upstream.
-    if (!local && this.breakerUntil > now) throw this.sessionLimitError(this.breakerUntil - now, 'breaker open');
+    if (!local && this.breaker.remainingMs() > 0) throw this.breaker.error(this.breaker.remainingMs(), 'breaker open');
     const stored = await this.options.store.get<Stored>(this.key.session);
     // A 401 on another request may have marked it dead while the store answered.
     if (local && this.dead.has(local.id)) return this.acquire();
@@ -270,7 +194,7 @@ export class SessionManager {
       return local;
     }
     if (this.usable(stored)) return this.adopt(stored!);
-    if (!this.local) await this.checkBreaker();
+    if (!this.local) await this.breaker.check();
     // Idle-expired (by our clock, just under 4D's): log in on the old cookies. If 4D still holds
     // that session, the login re-authenticates it on the licence it already has; if 4D dropped
     // it, 4D opens one session for the login. A cookie-less login here would need a second
@@ -330,7 +254,7 @@ export class SessionManager {
             // Its cookies stay: a later login on them re-authenticates the session if 4D still has it.
             await store.set<StoredTombstone>(this.key.session, { ...again, dead: true }, this.options.sessionTimeoutMs);
           }
-          await this.checkBreaker();
+          await this.breaker.check();
           const session = await this.loginForRefresh(state);
           await store.set<StoredSession>(this.key.session, session, this.options.sessionTimeoutMs);
           this.lastPersistedUse = session.lastUsedAt;
@@ -342,7 +266,7 @@ export class SessionManager {
       // Another process is logging in. Our guests are of no use to us; ending them now frees the
       // licences its login may need.
       await this.releaseGuests(state.guests.splice(0));
-      await this.checkBreaker();
+      await this.breaker.check();
       if (Date.now() > deadline) {
         throw new LegacyAPIConnectionError(`Timed out waiting for another process to open the 4D session of environment ${this.environment}`, {
           environment: this.environment,
@@ -389,7 +313,7 @@ export class SessionManager {
           await sleep(Math.min(100 * 2 ** (attempt - 1), 500));
           continue;
         }
-        throw await this.openBreaker(error.status, error.fourDErrors);
+        throw await this.breaker.open(error.status, error.fourDErrors);
       }
     }
   }
@@ -433,35 +357,6 @@ export class SessionManager {
         return ending.finally(() => this.releases.delete(ending));
       }),
     );
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Breaker
-
-  private async checkBreaker(): Promise<void> {
-    const now = this.now();
-    if (this.breakerUntil <= now) {
-      const shared = await this.options.store.get<BreakerState>(this.key.breaker);
-      if (shared && typeof shared.until === 'number' && shared.until > now) this.breakerUntil = shared.until;
-    }
-    if (this.breakerUntil > now) throw this.sessionLimitError(this.breakerUntil - now, 'breaker open');
-  }
-
-  private sessionLimitError(retryAfterMs: number, why: string, status?: number, stack?: FourDErrorEntry[]): LegacySessionLimitError {
-    return new LegacySessionLimitError(
-      `4D has no free session/licence (HTTP 402, errCode 1823) for environment ${this.environment}; ` +
-        `${why}: no login attempted for another ${Math.ceil(retryAfterMs / 1000)} s`,
-      { environment: this.environment, retryAfterMs, status, fourDErrors: stack },
-    );
-  }
-
-  private async openBreaker(status: number, stack: FourDErrorEntry[] | undefined): Promise<LegacySessionLimitError> {
-    const until = this.now() + this.options.breakerMs;
-    this.breakerUntil = Math.max(this.breakerUntil, until);
-    await this.options.store.set<BreakerState>(this.key.breaker, { until: this.breakerUntil }, this.options.breakerMs);
-    this.emit('breakerOpened');
-    this.log.warn({ breakerMs: this.options.breakerMs }, '4D refused a login: no licence left (402); session breaker opened');
-    return this.sessionLimitError(this.options.breakerMs, 'breaker opened', status, stack);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -523,7 +418,7 @@ export class SessionManager {
         if (attempt >= 2) {
           if (guest) await this.releaseGuests([guest]);
           if (!rejected) {
-            throw this.sessionLimitError(this.options.breakerMs, 'the new session was refused too', response.status, parseStack(response));
+            throw this.breaker.error(this.options.breakerMs, 'the new session was refused too', response.status, parseStack(response));
           }
           throw new LegacyAPIAuthenticationError(
             `4D rejected the request with HTTP ${response.status} even after a new login: ${request.method} ${this.options.http.displayPath(request.path)}`,
@@ -550,9 +445,9 @@ export class SessionManager {
       if (guest) await this.releaseGuests([guest]);
       return this.local;
     }
-    if (!this.refreshing && this.breakerUntil > this.now()) {
+    if (!this.refreshing && this.breaker.remainingMs() > 0) {
       if (guest) await this.releaseGuests([guest]);
-      throw this.sessionLimitError(this.breakerUntil - this.now(), 'breaker open');
+      throw this.breaker.error(this.breaker.remainingMs(), 'breaker open');
     }
     return this.refresh(lost, guest, true);
   }
@@ -670,8 +565,7 @@ export class SessionManager {
   async state(): Promise<SessionState> {
     const now = this.now();
     const stored = await this.options.store.get<Stored>(this.key.session);
-    const breaker = await this.options.store.get<BreakerState>(this.key.breaker);
-    const breakerUntil = Math.max(this.breakerUntil, breaker?.until ?? 0);
+    const breakerOpenUntil = await this.breaker.openUntil();
     const session = this.usable(stored) ? stored : this.usable(this.local) && !isTombstone(stored) ? this.local : undefined;
     return {
       environment: this.environment,
@@ -679,7 +573,7 @@ export class SessionManager {
       sessionId: session?.id,
       ageSeconds: session ? Math.round((now - session.createdAt) / 1000) : undefined,
       idleSeconds: session ? Math.round((now - this.lastUse(session)) / 1000) : undefined,
-      breakerOpenUntil: breakerUntil > now ? breakerUntil : undefined,
+      breakerOpenUntil,
     };
   }
 }
