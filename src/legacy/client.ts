@@ -8,7 +8,7 @@
  * errors of `errors.ts`.
  */
 import { pino, type Logger } from 'pino';
-import { createConcurrencyLimiter, limiterKey, type SharedSemaphore } from './concurrency.js';
+import { createConcurrencyLimiter, limiterKey } from './concurrency.js';
 import {
   LegacyAPIConnectionError,
   LegacyAPIDataError,
@@ -26,11 +26,11 @@ import {
   type FourDErrorEntry,
   type LostWriteRecord,
 } from './errors.js';
-import { compileFilter, describe, filterParam, f, requireAttribute, requireTable, type CompiledFilter, type FilterNode, type FilterValue, type RawFilter } from './filter.js';
-import { HttpTransport, buildQuery, encodeQueryValue, parseBaseUrl, type HttpRequest, type HttpResponse, type UpstreamRequestEvent } from './http.js';
+import { compileFilter, describe, filterParam, f, requireAttribute, requireTable, type CompiledFilter, type FilterValue } from './filter.js';
+import { HttpTransport, buildQuery, encodeQueryValue, parseBaseUrl, type HttpRequest, type HttpResponse } from './http.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
-import { SessionManager, type SessionEvent, type SessionState } from './sessions.js';
-import { SYSTEM_ATTRIBUTES, type TableDef } from './tables.js';
+import { SessionManager, type SessionState } from './sessions.js';
+import type { TableDef } from './tables.js';
 import {
   checkKey,
   classifyRecord,
@@ -45,210 +45,23 @@ import {
 } from './writes.js';
 
 export { validateChange } from './writes.js';
-
-/** One configured 4D server. */
-export interface LegacyEnvironment {
-  /** Origin, e.g. `http://erp:8080`; a trailing `/rest` is tolerated. */
-  baseUrl: string;
-  /** 4D user name. Without one, the session is opened with an anonymous `GET $info`. */
-  username?: string;
-  password?: string;
-  /**
-   * `'login'` (default): `POST $directory/login` with `username-4D`/`password-4D` headers.
-   * `'basic'`: HTTP Basic `Authorization` on `GET $info` to open the session.
-   */
-  auth?: 'login' | 'basic';
-}
-
-/** Options of {@link createLegacyClient}. */
-export interface LegacyClientOptions {
-  /** Environments by name (`test`, `live`, …). */
-  environments: Record<string, LegacyEnvironment>;
-  /** Environment used when a call names none. */
-  defaultEnvironment: string;
-  /** Per-request timeout in ms (connect + headers + body). Default 60000. */
-  timeoutMs?: number;
-  /** Retries after the first attempt, where a retry is safe (see `http.ts`). Default 3. */
-  retries?: number;
-  /** A stored session idle for longer than this is refreshed before use. Default 3500 (4D: 3600). */
-  sessionTimeoutSeconds?: number;
-  /** After a 402 (no licence left) no login is attempted for this long; calls fail fast. Default 30. */
-  sessionLimitBreakerSeconds?: number;
-  /** undici Pool size (keep-alive connections) per environment. Default 8. */
-  connections?: number;
-  /** Page size of {@link LegacyClient.fetchAll}. Default 500. */
-  pageSize?: number;
-  /** Pages fetched at once by {@link LegacyClient.fetchAll}, and chunks by `fetchByKeys`. Default 4. */
-  parallelPages?: number;
-  /** Session store shared by the processes. Default: a new in-memory store (closed by `close()`). */
-  store?: SessionStore;
-  /** Logger (cookie, authorization and password paths are redacted). Default: silent. */
-  logger?: Logger;
-  /** First retry delay in ms (doubles each retry, with jitter). Default 100. */
-  retryBaseMs?: number;
-  /** Largest retry delay in ms. Default 2000. */
-  retryMaxMs?: number;
-  /** Called for every HTTP attempt (logins and retries included), e.g. for metrics. Default none. */
-  onUpstreamRequest?: (event: UpstreamRequestEvent) => void;
-  /**
-   * Called after every write that saved or may have saved something (see {@link WriteEvent}), e.g.
-   * to invalidate caches. Never for a write known not to have saved anything. Default none.
-   */
-  onWrite?: (event: WriteEvent) => void;
-  /**
-   * After an update's answer is lost (timeout, dropped connection, gateway error), wait this long
-   * before reading the records back to tell whether it was saved (a timed-out write may still be
-   * running in 4D). Default 1000.
-   */
-  writeRecheckDelayMs?: number;
-  /**
-   * Largest request URL (path and query string, in bytes). A request that would exceed it is refused
-   * before it is sent with a {@link LegacyValidationError} naming the filter value; `fetchByKeys`
-   * splits its keys to fit. 4D and proxies commonly accept 8 KB. Default 6000.
-   */
-  maxUrlBytes?: number;
-  /** Cap on concurrent upstream requests per environment (see `concurrency.ts`). Default 8. */
-  maxConcurrency?: number;
-  /**
-   * How long a request may wait for one of the `maxConcurrency` slots before it fails with a
-   * {@link LegacyAPIConnectionError} (ERP saturated, nothing sent). Default 10000.
-   */
-  queueTimeoutMs?: number;
-  /**
-   * Shares the `maxConcurrency` cap with every process using the same backend (Redis, see
-   * `createRedisSemaphore`). The caller connects and closes it. Default: the cap is per process.
-   */
-  sharedConcurrency?: SharedSemaphore;
-  /** Called for every session event (logins, guest sessions ended, breaker opened, …), e.g. for metrics. Default none. */
-  onSessionEvent?: (event: SessionEvent, environment: string) => void;
-  /** Clock in epoch ms for session idle time and the breaker. Default `Date.now`. */
-  now?: () => number;
-}
-
-/**
- * A write that saved, or may have saved, records: emitted after every successful `update` and
- * `bulkUpdate` (and so `pushField`), for the saved items of a partly failed non-atomic batch, and
- * after a lost answer unless the re-read proved that nothing was saved.
- */
-export interface WriteEvent {
-  readonly environment: string;
-  readonly table: string;
-  readonly keys: readonly string[];
-  /** `saved`: confirmed by 4D's answer or by the re-read; `unknown`: may have been saved. */
-  readonly outcome: 'saved' | 'unknown';
-}
-
-/** A 4D entity as it comes over the wire (dates `D!M!YYYY`, `__KEY` always a string). */
-export type Row = Record<string, unknown> & { __KEY: string; __STAMP: number; __TIMESTAMP?: string };
-
-/** `'Nummer asc, Bezeichnung desc'` or `[['Nummer', 'asc'], ['Bezeichnung', 'desc']]`. */
-export type OrderBy = string | ReadonlyArray<readonly [string, 'asc' | 'desc']>;
-
-/** Options every call accepts. */
-export interface CallOptions {
-  /** Environment name; default the client's `defaultEnvironment`. */
-  environment?: string;
-}
-
-/** Options of {@link LegacyClient.fetchTable}. */
-export interface FetchTableOptions extends CallOptions {
-  filter?: FilterNode | RawFilter;
-  orderBy?: OrderBy;
-  /** `$top`; default 100 (4D's own default, sent explicitly). */
-  top?: number;
-  /** `$skip`; default 0. */
-  skip?: number;
-  /** Attributes to return (system attributes always come); default all. */
-  attributes?: readonly string[];
-}
-
-/** One page of a table. */
-export interface Page {
-  rows: Row[];
-  /** `__COUNT`: size of the whole selection. */
-  total: number;
-  /** `__FIRST`. */
-  first: number;
-  /** `__SENT`. */
-  sent: number;
-}
-
-/** Options of {@link LegacyClient.fetchAll}. */
-export interface FetchAllOptions extends CallOptions {
-  filter?: FilterNode | RawFilter;
-  attributes?: readonly string[];
-  /** Default: the table's natural key order (see {@link defaultOrderBy}). */
-  orderBy?: OrderBy;
-  /** Default: the client's `pageSize` (500). */
-  pageSize?: number;
-  /** Default: the client's `parallelPages` (4). */
-  parallel?: number;
-}
-
-/** Options of {@link LegacyClient.fetchByKeys}. */
-export interface FetchByKeysOptions extends CallOptions {
-  attributes?: readonly string[];
-}
-
-/** Options of {@link LegacyClient.fetchRecord}. */
-export interface FetchRecordOptions extends CallOptions {
-  attributes?: readonly string[];
-}
-
-/** One element of {@link LegacyClient.bulkUpdate}. */
-export interface BulkUpdateItem {
-  key: string;
-  stamp: number;
-  changes: Record<string, unknown>;
-}
-
-/** Options of {@link LegacyClient.bulkUpdate}. */
-export interface BulkUpdateOptions extends CallOptions {
-  /** `$atomic=true`: all or nothing. Default true. */
-  atomic?: boolean;
-}
-
-/** Result of {@link LegacyClient.ping}. */
-export interface PingResult {
-  environment: string;
-  durationMs: number;
-}
-
-/** Default budget for one request URL (4D and proxies commonly accept 8 KB; keep well below). */
-const MAX_URL_BYTES = 6000;
-
-/** The largest `$skip` a URL is checked with (pages further on would need a longer URL). */
-const LONGEST_SKIP = 999_999_999;
-
-/** What `$orderby` may name: an attribute, or a dotted path of plain names (no `[]` collection steps). */
-const ORDER_PATH = /^[\p{L}\p{N}_]+(\.[\p{L}\p{N}_]+)*$/u;
-
-/**
- * Sort orders that make paging deterministic: the natural (unique where possible) key of each table.
- * Tables not listed use their first indexed attribute. 4D (and the emulator) do not document a tie
- * order, so a non-unique order could shift rows between pages; `fetchAll` de-duplicates by `__KEY`
- * and logs a warning when the result is short of `__COUNT`.
- */
-const NATURAL_ORDER: Readonly<Record<string, readonly string[]>> = {
-  Artikel_Familie: ['Nummer'],
-  Artikel_Variante: ['Nummer'],
-  Kunden: ['KundenNr'],
-  Adressen: ['AdrNr'],
-  Belege: ['AbsNr'],
-  Belege_Pos: ['AbsNr', 'PosNr'],
-  Formen: ['FormNr'],
-  Form_Artikel: ['FormNr', 'ArtNr'],
-  Werksauftraege: ['WerkAufNr'],
-  WerksauftrPos: ['W_Auftr_Nr', 'WAP_Nr'],
-};
-
-/** The `$orderby` `fetchAll` uses when the caller gives none. */
-export function defaultOrderBy(table: TableDef): string {
-  const natural = NATURAL_ORDER[table.name];
-  if (natural) return natural.map((a) => `${a} asc`).join(',');
-  const indexed = table.attributes.find((a) => a.indexed) ?? table.attributes[0];
-  return indexed ? `${indexed.name} asc` : '__KEY asc';
-}
+export * from './client-types.js';
+export { defaultOrderBy, paramsJson } from './request.js';
+import type {
+  BulkUpdateItem,
+  BulkUpdateOptions,
+  CallOptions,
+  FetchAllOptions,
+  FetchByKeysOptions,
+  FetchRecordOptions,
+  FetchTableOptions,
+  LegacyClientOptions,
+  Page,
+  PingResult,
+  Row,
+  WriteEvent,
+} from './client-types.js';
+import { LONGEST_SKIP, MAX_URL_BYTES, attributeList, collectionPath, compile, defaultOrderBy, orderByText, paramsJson } from './request.js';
 
 const REDACT_PATHS = [
   'cookie',
@@ -519,88 +332,8 @@ export class LegacyClient {
   // ---------------------------------------------------------------------------------------------
   // Reading
 
-  private attributeList(table: TableDef, attributes: readonly string[] | undefined): string | undefined {
-    if (attributes === undefined) return undefined;
-    if (!Array.isArray(attributes)) {
-      throw new LegacyValidationError(`attributes must be an array of attribute names, got ${describe(attributes)}`, { table: table.name });
-    }
-    const names = new Set<string>();
-    for (const name of attributes) {
-      const def = requireAttribute(table, name);
-      if (def.path) {
-        throw new LegacyValidationError(`attributes lists attribute names, not paths: ${JSON.stringify(name)}`, { table: table.name });
-      }
-      if (!(SYSTEM_ATTRIBUTES as readonly string[]).includes(def.name)) names.add(def.name);
-    }
-    // Only system attributes asked for: 4D needs at least one attribute, so ask for the first one.
-    if (names.size === 0) names.add(table.attributes[0]!.name);
-    return [...names].join(',');
-  }
 
-  private orderByText(table: TableDef, orderBy: OrderBy | undefined): string | undefined {
-    if (orderBy === undefined) return undefined;
-    let parts: Array<[string, string]>;
-    if (typeof orderBy === 'string') {
-      parts = orderBy
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean)
-        .map((p) => {
-          const m = /^(\S+)(?:\s+(asc|desc))?$/i.exec(p);
-          if (!m) {
-            throw new LegacyValidationError(
-              `Bad orderBy ${describe(orderBy)}: expected "attribute [asc|desc], ..." (attribute names or dotted paths, each optionally followed by asc or desc)`,
-              { table: table.name },
-            );
-          }
-          return [m[1]!, (m[2] ?? 'asc').toLowerCase()];
-        });
-    } else if (Array.isArray(orderBy)) {
-      parts = orderBy.map((entry) => {
-        if (!Array.isArray(entry) || typeof entry[0] !== 'string' || (entry[1] !== 'asc' && entry[1] !== 'desc')) {
-          throw new LegacyValidationError(`Bad orderBy entry ${describe(entry)}: expected [attribute, 'asc' | 'desc']`, { table: table.name });
-        }
-        return [entry[0], entry[1]];
-      });
-    } else {
-      throw new LegacyValidationError(`Bad orderBy ${describe(orderBy)}`, { table: table.name });
-    }
-    if (parts.length === 0) throw new LegacyValidationError('orderBy names no attribute', { table: table.name });
-    return parts
-      .map(([name, dir]) => {
-        const def = requireAttribute(table, name);
-        if (def.type === 'object' && !def.path) {
-          throw new LegacyValidationError(
-            `Cannot order ${table.name} by the object attribute ${name}: order by an attribute or a dotted path inside it (for example "${name}.prop")`,
-            { table: table.name },
-          );
-        }
-        // $orderby takes attribute names and dotted paths (§2.3); a collection path ([], [a]) is a query-only form.
-        if (def.path && !ORDER_PATH.test(def.path)) {
-          throw new LegacyValidationError(
-            `Cannot order ${table.name} by ${JSON.stringify(name)}: orderBy accepts attribute names or dotted paths (for example "${def.name}.prop"), not collection paths with []`,
-            { table: table.name },
-          );
-        }
-        return `${def.path ?? def.name} ${dir}`;
-      })
-      .join(',');
-  }
 
-  private collectionPath(
-    table: TableDef,
-    parts: { filter?: { filter: string; params: unknown[] }; orderBy?: string; attributes?: string; skip: number; top: number },
-  ): string {
-    const query = buildQuery([
-      ['$filter', parts.filter ? `"${parts.filter.filter}"` : undefined],
-      ['$params', parts.filter && parts.filter.params.length ? `'${paramsJson(parts.filter.params)}'` : undefined],
-      ['$orderby', parts.orderBy ? `"${parts.orderBy}"` : undefined],
-      ['$attributes', parts.attributes],
-      ['$skip', parts.skip],
-      ['$top', parts.top],
-    ]);
-    return `${encodeURIComponent(table.name)}${query}`;
-  }
 
   private parseCollection(rt: Runtime, table: TableDef, json: unknown): Page {
     if (!isPlainObject(json) || !Array.isArray(json.__ENTITIES)) {
@@ -622,9 +355,6 @@ export class LegacyClient {
     };
   }
 
-  private compile(table: TableDef, filter: FilterNode | RawFilter | undefined) {
-    return filter === undefined ? undefined : compileFilter(table, filter);
-  }
 
   /**
    * Reads one page of `table`: `$top` (default 100, always sent), `$skip`, `$orderby`, `$filter` with
@@ -638,11 +368,11 @@ export class LegacyClient {
       const skip = options.skip ?? 0;
       if (!Number.isSafeInteger(top) || top < 0) throw new LegacyValidationError(`top must be an integer ≥ 0, got ${describe(top)}`, { table: def.name });
       if (!Number.isSafeInteger(skip) || skip < 0) throw new LegacyValidationError(`skip must be an integer ≥ 0, got ${describe(skip)}`, { table: def.name });
-      const filter = this.compile(def, options.filter);
-      const path = this.collectionPath(def, {
+      const filter = compile(def, options.filter);
+      const path = collectionPath(def, {
         filter,
-        orderBy: this.orderByText(def, options.orderBy),
-        attributes: this.attributeList(def, options.attributes),
+        orderBy: orderByText(def, options.orderBy),
+        attributes: attributeList(def, options.attributes),
         skip,
         top,
       });
@@ -673,9 +403,9 @@ export class LegacyClient {
         def,
         pageSize,
         parallel,
-        filter: this.compile(def, options.filter),
-        orderBy: this.orderByText(def, options.orderBy) ?? defaultOrderBy(def),
-        attributes: this.attributeList(def, options.attributes),
+        filter: compile(def, options.filter),
+        orderBy: orderByText(def, options.orderBy) ?? defaultOrderBy(def),
+        attributes: attributeList(def, options.attributes),
       };
       this.checkCollection(rt, q);
       return q;
@@ -685,7 +415,7 @@ export class LegacyClient {
 
   /** {@link checkUrl} for every page {@link collect} may request (the longest `$skip` included). */
   private checkCollection(rt: Runtime, q: { def: TableDef; pageSize: number; filter?: CompiledFilter; orderBy: string; attributes?: string }): void {
-    const path = this.collectionPath(q.def, { filter: q.filter, orderBy: q.orderBy, attributes: q.attributes, skip: LONGEST_SKIP, top: q.pageSize });
+    const path = collectionPath(q.def, { filter: q.filter, orderBy: q.orderBy, attributes: q.attributes, skip: LONGEST_SKIP, top: q.pageSize });
     this.checkUrl(rt, path, q.def.name, q.filter);
   }
 
@@ -694,7 +424,7 @@ export class LegacyClient {
     q: { def: TableDef; pageSize: number; parallel: number; filter?: { filter: string; params: unknown[] }; orderBy: string; attributes?: string },
   ): Promise<Row[]> {
     const page = async (skip: number, top: number) => {
-      const path = this.collectionPath(q.def, { filter: q.filter, orderBy: q.orderBy, attributes: q.attributes, skip, top });
+      const path = collectionPath(q.def, { filter: q.filter, orderBy: q.orderBy, attributes: q.attributes, skip, top });
       return this.parseCollection(rt, q.def, await this.get(rt, { path, route: 'collection', table: q.def.name }));
     };
     const first = await page(0, q.pageSize);
@@ -736,7 +466,7 @@ export class LegacyClient {
     const { rt, value } = this.prepare(options.environment, () => {
       const def = requireTable(table);
       const k = checkKey(def, key);
-      const query = buildQuery([['$attributes', this.attributeList(def, options.attributes)]]);
+      const query = buildQuery([['$attributes', attributeList(def, options.attributes)]]);
       return { def, key: k, path: `${encodeURIComponent(def.name)}(${keyInPath(k)})${query}` };
     });
     let json: unknown;
@@ -769,12 +499,12 @@ export class LegacyClient {
       const unique = new Map<string, FilterValue>();
       for (const v of values) unique.set(JSON.stringify(filterParam(def, attr, v)), v);
       const name = attr.path ?? attr.name;
-      const attributes = this.attributeList(def, options.attributes);
+      const attributes = attributeList(def, options.attributes);
       const orderBy = defaultOrderBy(def);
       // What a chunk's URL costs besides its values: measured on an empty list.
       const overhead =
         Buffer.byteLength(rt.http.restRoot) +
-        this.collectionPath(def, { filter: { filter: `${name} IN :1`, params: [[]] }, orderBy, attributes, skip: LONGEST_SKIP, top: this.pageSize }).length;
+        collectionPath(def, { filter: { filter: `${name} IN :1`, params: [[]] }, orderBy, attributes, skip: LONGEST_SKIP, top: this.pageSize }).length;
       const chunks = chunkValues([...unique], ([encoded]) => encoded, name, this.maxUrlBytes - overhead);
       const filters = chunks.map((chunk) => compileFilter(def, f.in(name, chunk.map(([, v]) => v))));
       // Every chunk is checked before the first is sent: a value too long for any URL fails the whole call up front.
@@ -1083,7 +813,7 @@ export class LegacyClient {
     const orderBy = defaultOrderBy(def);
     const overhead =
       Buffer.byteLength(rt.http.restRoot) +
-      this.collectionPath(def, { filter: { filter: '__KEY IN :1', params: [[]] }, orderBy, skip: LONGEST_SKIP, top: this.pageSize }).length;
+      collectionPath(def, { filter: { filter: '__KEY IN :1', params: [[]] }, orderBy, skip: LONGEST_SKIP, top: this.pageSize }).length;
     const chunks = chunkValues(keys, (k) => JSON.stringify(k), '__KEY', this.maxUrlBytes - overhead);
     for (const chunk of chunks) {
       const filter = compileFilter(def, f.in('__KEY', chunk));
@@ -1178,10 +908,6 @@ export function createLegacyClient(options: LegacyClientOptions): LegacyClient {
 // -------------------------------------------------------------------------------------------------
 // Helpers
 
-/** `$params` JSON with `'` written as `\u0027`, so the single-quoted wrapper stays unambiguous. */
-export function paramsJson(params: readonly unknown[]): string {
-  return JSON.stringify(params).replace(/'/g, '\\u0027');
-}
 
 function parseStackSafe(body: string): FourDErrorEntry[] {
   try {

@@ -1,0 +1,177 @@
+/**
+ * The legacy client's public types: environments and options, rows and pages, call options.
+ */
+import type { Logger } from 'pino';
+import type { SharedSemaphore } from './concurrency.js';
+import type { FilterNode, RawFilter } from './filter.js';
+import type { UpstreamRequestEvent } from './http.js';
+import type { SessionStore } from './session-store.js';
+import type { SessionEvent } from './sessions.js';
+
+/** One configured 4D server. */
+export interface LegacyEnvironment {
+  /** Origin, e.g. `http://erp:8080`; a trailing `/rest` is tolerated. */
+  baseUrl: string;
+  /** 4D user name. Without one, the session is opened with an anonymous `GET $info`. */
+  username?: string;
+  password?: string;
+  /**
+   * `'login'` (default): `POST $directory/login` with `username-4D`/`password-4D` headers.
+   * `'basic'`: HTTP Basic `Authorization` on `GET $info` to open the session.
+   */
+  auth?: 'login' | 'basic';
+}
+
+/** Options of {@link createLegacyClient}. */
+export interface LegacyClientOptions {
+  /** Environments by name (`test`, `live`, …). */
+  environments: Record<string, LegacyEnvironment>;
+  /** Environment used when a call names none. */
+  defaultEnvironment: string;
+  /** Per-request timeout in ms (connect + headers + body). Default 60000. */
+  timeoutMs?: number;
+  /** Retries after the first attempt, where a retry is safe (see `http.ts`). Default 3. */
+  retries?: number;
+  /** A stored session idle for longer than this is refreshed before use. Default 3500 (4D: 3600). */
+  sessionTimeoutSeconds?: number;
+  /** After a 402 (no licence left) no login is attempted for this long; calls fail fast. Default 30. */
+  sessionLimitBreakerSeconds?: number;
+  /** undici Pool size (keep-alive connections) per environment. Default 8. */
+  connections?: number;
+  /** Page size of {@link LegacyClient.fetchAll}. Default 500. */
+  pageSize?: number;
+  /** Pages fetched at once by {@link LegacyClient.fetchAll}, and chunks by `fetchByKeys`. Default 4. */
+  parallelPages?: number;
+  /** Session store shared by the processes. Default: a new in-memory store (closed by `close()`). */
+  store?: SessionStore;
+  /** Logger (cookie, authorization and password paths are redacted). Default: silent. */
+  logger?: Logger;
+  /** First retry delay in ms (doubles each retry, with jitter). Default 100. */
+  retryBaseMs?: number;
+  /** Largest retry delay in ms. Default 2000. */
+  retryMaxMs?: number;
+  /** Called for every HTTP attempt (logins and retries included), e.g. for metrics. Default none. */
+  onUpstreamRequest?: (event: UpstreamRequestEvent) => void;
+  /**
+   * Called after every write that saved or may have saved something (see {@link WriteEvent}), e.g.
+   * to invalidate caches. Never for a write known not to have saved anything. Default none.
+   */
+  onWrite?: (event: WriteEvent) => void;
+  /**
+   * After an update's answer is lost (timeout, dropped connection, gateway error), wait this long
+   * before reading the records back to tell whether it was saved (a timed-out write may still be
+   * running in 4D). Default 1000.
+   */
+  writeRecheckDelayMs?: number;
+  /**
+   * Largest request URL (path and query string, in bytes). A request that would exceed it is refused
+   * before it is sent with a {@link LegacyValidationError} naming the filter value; `fetchByKeys`
+   * splits its keys to fit. 4D and proxies commonly accept 8 KB. Default 6000.
+   */
+  maxUrlBytes?: number;
+  /** Cap on concurrent upstream requests per environment (see `concurrency.ts`). Default 8. */
+  maxConcurrency?: number;
+  /**
+   * How long a request may wait for one of the `maxConcurrency` slots before it fails with a
+   * {@link LegacyAPIConnectionError} (ERP saturated, nothing sent). Default 10000.
+   */
+  queueTimeoutMs?: number;
+  /**
+   * Shares the `maxConcurrency` cap with every process using the same backend (Redis, see
+   * `createRedisSemaphore`). The caller connects and closes it. Default: the cap is per process.
+   */
+  sharedConcurrency?: SharedSemaphore;
+  /** Called for every session event (logins, guest sessions ended, breaker opened, …), e.g. for metrics. Default none. */
+  onSessionEvent?: (event: SessionEvent, environment: string) => void;
+  /** Clock in epoch ms for session idle time and the breaker. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * A write that saved, or may have saved, records: emitted after every successful `update` and
+ * `bulkUpdate` (and so `pushField`), for the saved items of a partly failed non-atomic batch, and
+ * after a lost answer unless the re-read proved that nothing was saved.
+ */
+export interface WriteEvent {
+  readonly environment: string;
+  readonly table: string;
+  readonly keys: readonly string[];
+  /** `saved`: confirmed by 4D's answer or by the re-read; `unknown`: may have been saved. */
+  readonly outcome: 'saved' | 'unknown';
+}
+
+/** A 4D entity as it comes over the wire (dates `D!M!YYYY`, `__KEY` always a string). */
+export type Row = Record<string, unknown> & { __KEY: string; __STAMP: number; __TIMESTAMP?: string };
+
+/** `'Nummer asc, Bezeichnung desc'` or `[['Nummer', 'asc'], ['Bezeichnung', 'desc']]`. */
+export type OrderBy = string | ReadonlyArray<readonly [string, 'asc' | 'desc']>;
+
+/** Options every call accepts. */
+export interface CallOptions {
+  /** Environment name; default the client's `defaultEnvironment`. */
+  environment?: string;
+}
+
+/** Options of {@link LegacyClient.fetchTable}. */
+export interface FetchTableOptions extends CallOptions {
+  filter?: FilterNode | RawFilter;
+  orderBy?: OrderBy;
+  /** `$top`; default 100 (4D's own default, sent explicitly). */
+  top?: number;
+  /** `$skip`; default 0. */
+  skip?: number;
+  /** Attributes to return (system attributes always come); default all. */
+  attributes?: readonly string[];
+}
+
+/** One page of a table. */
+export interface Page {
+  rows: Row[];
+  /** `__COUNT`: size of the whole selection. */
+  total: number;
+  /** `__FIRST`. */
+  first: number;
+  /** `__SENT`. */
+  sent: number;
+}
+
+/** Options of {@link LegacyClient.fetchAll}. */
+export interface FetchAllOptions extends CallOptions {
+  filter?: FilterNode | RawFilter;
+  attributes?: readonly string[];
+  /** Default: the table's natural key order (see {@link defaultOrderBy}). */
+  orderBy?: OrderBy;
+  /** Default: the client's `pageSize` (500). */
+  pageSize?: number;
+  /** Default: the client's `parallelPages` (4). */
+  parallel?: number;
+}
+
+/** Options of {@link LegacyClient.fetchByKeys}. */
+export interface FetchByKeysOptions extends CallOptions {
+  attributes?: readonly string[];
+}
+
+/** Options of {@link LegacyClient.fetchRecord}. */
+export interface FetchRecordOptions extends CallOptions {
+  attributes?: readonly string[];
+}
+
+/** One element of {@link LegacyClient.bulkUpdate}. */
+export interface BulkUpdateItem {
+  key: string;
+  stamp: number;
+  changes: Record<string, unknown>;
+}
+
+/** Options of {@link LegacyClient.bulkUpdate}. */
+export interface BulkUpdateOptions extends CallOptions {
+  /** `$atomic=true`: all or nothing. Default true. */
+  atomic?: boolean;
+}
+
+/** Result of {@link LegacyClient.ping}. */
+export interface PingResult {
+  environment: string;
+  durationMs: number;
+}

@@ -1,0 +1,146 @@
+/**
+ * Building the legacy client's requests: collection paths with `$filter`/`$params`, `$orderby`,
+ * `$attributes`, paging, and the natural order that makes paging stable. Checked against the
+ * table catalog before anything is sent; no I/O here.
+ */
+import { LegacyValidationError } from './errors.js';
+import { compileFilter, describe, requireAttribute, type FilterNode, type RawFilter } from './filter.js';
+import { buildQuery } from './http.js';
+import { SYSTEM_ATTRIBUTES, type TableDef } from './tables.js';
+import type { OrderBy } from './client-types.js';
+
+/** Default budget for one request URL (4D and proxies commonly accept 8 KB; keep well below). */
+export const MAX_URL_BYTES = 6000;
+
+/** The largest `$skip` a URL is checked with (pages further on would need a longer URL). */
+export const LONGEST_SKIP = 999_999_999;
+
+/** What `$orderby` may name: an attribute, or a dotted path of plain names (no `[]` collection steps). */
+export const ORDER_PATH = /^[\p{L}\p{N}_]+(\.[\p{L}\p{N}_]+)*$/u;
+
+/**
+ * Sort orders that make paging deterministic: the natural (unique where possible) key of each table.
+ * Tables not listed use their first indexed attribute. 4D (and the emulator) do not document a tie
+ * order, so a non-unique order could shift rows between pages; `fetchAll` de-duplicates by `__KEY`
+ * and logs a warning when the result is short of `__COUNT`.
+ */
+const NATURAL_ORDER: Readonly<Record<string, readonly string[]>> = {
+  Artikel_Familie: ['Nummer'],
+  Artikel_Variante: ['Nummer'],
+  Kunden: ['KundenNr'],
+  Adressen: ['AdrNr'],
+  Belege: ['AbsNr'],
+  Belege_Pos: ['AbsNr', 'PosNr'],
+  Formen: ['FormNr'],
+  Form_Artikel: ['FormNr', 'ArtNr'],
+  Werksauftraege: ['WerkAufNr'],
+  WerksauftrPos: ['W_Auftr_Nr', 'WAP_Nr'],
+};
+
+/** The `$orderby` `fetchAll` uses when the caller gives none. */
+export function defaultOrderBy(table: TableDef): string {
+  const natural = NATURAL_ORDER[table.name];
+  if (natural) return natural.map((a) => `${a} asc`).join(',');
+  const indexed = table.attributes.find((a) => a.indexed) ?? table.attributes[0];
+  return indexed ? `${indexed.name} asc` : '__KEY asc';
+}
+
+/** `$params` JSON with `'` written as `\u0027`, so the single-quoted wrapper stays unambiguous. */
+export function paramsJson(params: readonly unknown[]): string {
+  return JSON.stringify(params).replace(/'/g, '\\u0027');
+}
+
+/** The `$attributes` value for `attributes` (checked against the catalog; system attributes always come). */
+export function attributeList(table: TableDef, attributes: readonly string[] | undefined): string | undefined {
+  if (attributes === undefined) return undefined;
+  if (!Array.isArray(attributes)) {
+    throw new LegacyValidationError(`attributes must be an array of attribute names, got ${describe(attributes)}`, { table: table.name });
+  }
+  const names = new Set<string>();
+  for (const name of attributes) {
+    const def = requireAttribute(table, name);
+    if (def.path) {
+      throw new LegacyValidationError(`attributes lists attribute names, not paths: ${JSON.stringify(name)}`, { table: table.name });
+    }
+    if (!(SYSTEM_ATTRIBUTES as readonly string[]).includes(def.name)) names.add(def.name);
+  }
+  // Only system attributes asked for: 4D needs at least one attribute, so ask for the first one.
+  if (names.size === 0) names.add(table.attributes[0]!.name);
+  return [...names].join(',');
+}
+
+/**
+ * The `$orderby` value: `'Nummer asc, Bezeichnung desc'` or `[[attribute, direction]]`, each an attribute
+ * or a dotted path of plain names (never a `[]` collection step).
+ * @throws LegacyValidationError naming what is wrong and what is allowed
+ */
+export function orderByText(table: TableDef, orderBy: OrderBy | undefined): string | undefined {
+  if (orderBy === undefined) return undefined;
+  let parts: Array<[string, string]>;
+  if (typeof orderBy === 'string') {
+    parts = orderBy
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((p) => {
+        const m = /^(\S+)(?:\s+(asc|desc))?$/i.exec(p);
+        if (!m) {
+          throw new LegacyValidationError(
+            `Bad orderBy ${describe(orderBy)}: expected "attribute [asc|desc], ..." (attribute names or dotted paths, each optionally followed by asc or desc)`,
+            { table: table.name },
+          );
+        }
+        return [m[1]!, (m[2] ?? 'asc').toLowerCase()];
+      });
+  } else if (Array.isArray(orderBy)) {
+    parts = orderBy.map((entry) => {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || (entry[1] !== 'asc' && entry[1] !== 'desc')) {
+        throw new LegacyValidationError(`Bad orderBy entry ${describe(entry)}: expected [attribute, 'asc' | 'desc']`, { table: table.name });
+      }
+      return [entry[0], entry[1]];
+    });
+  } else {
+    throw new LegacyValidationError(`Bad orderBy ${describe(orderBy)}`, { table: table.name });
+  }
+  if (parts.length === 0) throw new LegacyValidationError('orderBy names no attribute', { table: table.name });
+  return parts
+    .map(([name, dir]) => {
+      const def = requireAttribute(table, name);
+      if (def.type === 'object' && !def.path) {
+        throw new LegacyValidationError(
+          `Cannot order ${table.name} by the object attribute ${name}: order by an attribute or a dotted path inside it (for example "${name}.prop")`,
+          { table: table.name },
+        );
+      }
+      // $orderby takes attribute names and dotted paths (§2.3); a collection path ([], [a]) is a query-only form.
+      if (def.path && !ORDER_PATH.test(def.path)) {
+        throw new LegacyValidationError(
+          `Cannot order ${table.name} by ${JSON.stringify(name)}: orderBy accepts attribute names or dotted paths (for example "${def.name}.prop"), not collection paths with []`,
+          { table: table.name },
+        );
+      }
+      return `${def.path ?? def.name} ${dir}`;
+    })
+    .join(',');
+}
+
+/** `Table?$filter=…&$params=…&$orderby=…&$attributes=…&$skip=…&$top=…`, every value percent-encoded. */
+export function collectionPath(
+  table: TableDef,
+  parts: { filter?: { filter: string; params: unknown[] }; orderBy?: string; attributes?: string; skip: number; top: number },
+): string {
+  const query = buildQuery([
+    ['$filter', parts.filter ? `"${parts.filter.filter}"` : undefined],
+    ['$params', parts.filter && parts.filter.params.length ? `'${paramsJson(parts.filter.params)}'` : undefined],
+    ['$orderby', parts.orderBy ? `"${parts.orderBy}"` : undefined],
+    ['$attributes', parts.attributes],
+    ['$skip', parts.skip],
+    ['$top', parts.top],
+  ]);
+  return `${encodeURIComponent(table.name)}${query}`;
+}
+
+/** The compiled `$filter` and `$params` of a filter, if any. */
+export function compile(table: TableDef, filter: FilterNode | RawFilter | undefined) {
+  return filter === undefined ? undefined : compileFilter(table, filter);
+}
