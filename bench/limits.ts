@@ -25,12 +25,11 @@
  */
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadConfig } from '../src/config.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
-import { numberParam, UsageError } from './params.js';
+import { numberParam, readFlags, UsageError } from './params.js';
 
 interface Params {
   iterations: number;
@@ -44,29 +43,8 @@ const USAGE = `usage: npm run bench:limits -- [--iterations N] [--scale X] [--la
   (or BENCH_ITERATIONS, BENCH_SCALE, BENCH_LATENCY_MS, BENCH_LEVELS, BENCH_HEAP_CAP_MB)`;
 
 function readParams(argv: string[]): Params | undefined {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        iterations: { type: 'string' },
-        scale: { type: 'string' },
-        latency: { type: 'string' },
-        levels: { type: 'string' },
-        'heap-cap-mb': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return undefined;
-  }
-  const str = (key: string) => values[key] as string | undefined;
+  const str = readFlags(argv, ['iterations', 'scale', 'latency', 'levels', 'heap-cap-mb'], USAGE);
+  if (!str) return undefined;
   return {
     iterations: numberParam('iterations', str('iterations'), 'BENCH_ITERATIONS', 50, { integer: true, min: 1, max: 10_000 }),
     scale: numberParam('scale', str('scale'), 'BENCH_SCALE', 0.1, { min: 0.001, max: 1 }),

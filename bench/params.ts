@@ -1,5 +1,7 @@
 /** Command-line parameters shared by the benchmark scripts: a flag, else a `BENCH_*` variable, else the default. */
 
+import { parseArgs } from 'node:util';
+
 /** A bad parameter: the script prints the message and its usage, and exits 2. */
 export class UsageError extends Error {}
 
@@ -23,4 +25,27 @@ export function numberParam(
     throw new UsageError(`${source} must be ${kind} between ${check.min} and ${check.max}, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+/**
+ * Parses `--flag value` options named in `flags` (and `--help`/`-h`, which prints `usage` and
+ * resolves `undefined`); returns a reader of each flag's text.
+ */
+export function readFlags(argv: string[], flags: readonly string[], usage: string): ((flag: string) => string | undefined) | undefined {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])), help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return undefined;
+  }
+  return (flag) => values[flag] as string | undefined;
 }

@@ -23,11 +23,10 @@
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { tableSizes } from '../src/emulator/data/generate.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
-import { numberParam, UsageError } from './params.js';
+import { numberParam, readFlags, UsageError } from './params.js';
 
 /** The server's default keys per upstream request of a loader (`MAX_BATCH_SIZE`), read from the configuration defaults. */
 const BATCHED_MAX_BATCH_SIZE = loadConfig({}).maxBatchSize;
@@ -50,29 +49,8 @@ const USAGE = `usage: npm run bench -- [--iterations N] [--warmup N] [--latency 
 see also: npm run bench:limits -- --help (heap and refusal time of abusive queries with and without the query limits)`;
 
 function readParams(argv: string[]): Params | undefined {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        iterations: { type: 'string' },
-        warmup: { type: 'string' },
-        latency: { type: 'string' },
-        jitter: { type: 'string' },
-        scale: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return undefined;
-  }
-  const str = (key: string) => values[key] as string | undefined;
+  const str = readFlags(argv, ['iterations', 'warmup', 'latency', 'jitter', 'scale'], USAGE);
+  if (!str) return undefined;
   const params: Params = {
     iterations: numberParam('iterations', str('iterations'), 'BENCH_ITERATIONS', 20, { integer: true, min: 1, max: 10_000 }),
     warmup: numberParam('warmup', str('warmup'), 'BENCH_WARMUP', 3, { integer: true, min: 0, max: 1_000 }),
