@@ -29,7 +29,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadConfig } from '../src/config.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
-import { numberParam, readFlags, UsageError } from './params.js';
+import { numberParam, readFlags, runMain, UsageError } from './params.js';
 
 interface Params {
   iterations: number;
@@ -315,12 +315,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench:limits: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain('bench:limits', main);

@@ -49,3 +49,16 @@ export function readFlags(argv: string[], flags: readonly string[], usage: strin
   }
   return (flag) => values[flag] as string | undefined;
 }
+
+/** Runs a benchmark's `main` as the process: its resolved value is the exit code; a failure prints `name: message` and exits 1. */
+export function runMain(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

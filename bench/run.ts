@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config.js';
 import { tableSizes } from '../src/emulator/data/generate.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
-import { numberParam, readFlags, UsageError } from './params.js';
+import { numberParam, readFlags, runMain, UsageError } from './params.js';
 
 /** The server's default keys per upstream request of a loader (`MAX_BATCH_SIZE`), read from the configuration defaults. */
 const BATCHED_MAX_BATCH_SIZE = loadConfig({}).maxBatchSize;
@@ -459,12 +459,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain('bench', main);

@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionStore, type SessionStore } from '../../src/legacy/index.js';
 import { freePort, PrivateRedis, redisForTests, REDIS_URL, uniqueNamespace } from '../helpers/redis.js';
+import { eventually } from '../helpers/assertions.js';
 import { legacyFixture, type LegacyFixture } from './setup.js';
 
 const redis = await redisForTests('the Redis licence tests');
@@ -23,11 +24,6 @@ function redisStore(url: string, namespace: string): SessionStore {
   const store = createSessionStore({ redisUrl: url, namespace, operationTimeoutMs: 500 });
   stores.push(store);
   return store;
-}
-
-async function eventually(check: () => boolean, ms = 3000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
 }
 
 describe.skipIf(redis.skip)('licences across replicas sharing Redis', () => {
@@ -50,7 +46,7 @@ describe.skipIf(redis.skip)('licences across replicas sharing Redis', () => {
     ]);
     expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
     expect(fx.emulator.counters.logins).toBe(1);
-    await eventually(() => fx!.emulator.activeSessions() === 1);
+    await eventually(() => fx!.emulator.activeSessions() === 1, 3000);
     expect(fx.emulator.activeSessions()).toBe(1);
     expect((await a.sessionState()).sessionId).toBe((await b.sessionState()).sessionId);
   });
@@ -86,7 +82,6 @@ describe.skipIf(redis.skip)('licences across replicas sharing Redis', () => {
       expect(fx.emulator.activeSessions()).toBe(1);
 
       await server.start();
-      await eventually(() => false, 300);
       await Promise.all([a.fetchTable('Kunden', { top: 1 }), b.fetchTable('Kunden', { top: 1 })]);
       expect(fx.emulator.counters.byRoute.login).toBe(0);
       expect((await a.sessionState()).sessionId).toBe((await b.sessionState()).sessionId);

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EmulatorOptions } from '../../src/emulator/index.js';
 import { createSessionStore, LegacySessionLimitError, type LegacyClient, type LegacyClientOptions } from '../../src/legacy/index.js';
-import { rejection } from '../helpers/assertions.js';
+import { eventually, offsetClock, rejection } from '../helpers/assertions.js';
 import { legacyFixture, PASSWORD, USER, type LegacyFixture } from './setup.js';
 
 let fx: LegacyFixture | undefined;
@@ -20,20 +20,8 @@ afterEach(async () => {
 type LicenceMode = NonNullable<EmulatorOptions['licenceMode']>;
 const MODES: LicenceMode[] = ['every-session', 'force-login'];
 
-/** A clock the test moves by hand (breaker and idle times); real time still passes for I/O. */
-function manualClock(): { now: () => number; advance(ms: number): void } {
-  let offset = 0;
-  return { now: () => Date.now() + offset, advance: (ms) => (offset += ms) };
-}
-
 function environments(url: string, auth: 'login' | 'basic', password = PASSWORD): LegacyClientOptions['environments'] {
   return { test: { baseUrl: url, username: USER, password, auth } };
-}
-
-/** Waits (bounded) until `check` holds; the guest logouts of a recovery run beside the retries. */
-async function eventually(check: () => boolean, ms = 2000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
 }
 
 /** `n` reads at once; resolves to how many succeeded and the errors of the others. */
@@ -207,7 +195,7 @@ describe('the breaker never locks the deployment out', () => {
   }
 
   it('a pool at 0, then restored: no request upstream while open, one login at half-open, traffic resumes', async () => {
-    const clock = manualClock();
+    const clock = offsetClock();
     fx = await legacyFixture({ sessions: 2 }, { now: clock.now, sessionLimitBreakerSeconds: 30 });
     await fx.client.fetchTable('Formen', { top: 1 });
     fx.emulator.setSessionLimit(0);
@@ -240,7 +228,7 @@ describe('the breaker never locks the deployment out', () => {
   });
 
   it('two expiries 4 s apart under continuous load: every read succeeds, two logins, one live session', async () => {
-    const clock = manualClock();
+    const clock = offsetClock();
     fx = await legacyFixture({ sessions: 3, now: clock.now }, { now: clock.now });
     await fx.client.fetchTable('Formen', { top: 1 });
     fx.emulator.resetCounters();
@@ -264,7 +252,7 @@ describe('the breaker never locks the deployment out', () => {
   });
 
   it('the half-open login is one for every client sharing the store', async () => {
-    const clock = manualClock();
+    const clock = offsetClock();
     fx = await legacyFixture({ sessions: 0 }, { now: clock.now, sessionLimitBreakerSeconds: 10 });
     const store = createSessionStore();
     const clients = [fx.newClient({ store }), fx.newClient({ store }), fx.newClient({ store })];

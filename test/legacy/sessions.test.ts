@@ -12,7 +12,7 @@ import {
   type UpstreamRequestEvent,
 } from '../../src/legacy/index.js';
 import { captureLogger, legacyFixture, PASSWORD, USER, type LegacyFixture } from './setup.js';
-import { rejection } from '../helpers/assertions.js';
+import { offsetClock, rejection } from '../helpers/assertions.js';
 
 let fx: LegacyFixture | undefined;
 afterEach(async () => {
@@ -21,11 +21,6 @@ afterEach(async () => {
 });
 
 
-/** A clock the test moves by hand, shared by the client and the emulator. */
-function manualClock(): { now: () => number; advance(ms: number): void } {
-  let offset = 0;
-  return { now: () => Date.now() + offset, advance: (ms) => (offset += ms) };
-}
 
 /** A TCP port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -112,7 +107,7 @@ describe('one session per environment', () => {
   });
 
   it('a session idle longer than sessionTimeoutSeconds is refreshed before use, without a 401', async () => {
-    const clock = manualClock();
+    const clock = offsetClock();
     fx = await fixture({ now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
     clock.advance(3501_000);
@@ -126,7 +121,7 @@ describe('one session per environment', () => {
 
   it('a proactive refresh never needs a second licence, even with a pool of one', async () => {
     // Client refreshes after 3500 s, 4D expires at 3600 s: in between, 4D still counts the old session.
-    const clock = manualClock();
+    const clock = offsetClock();
     fx = await fixture({ sessions: 1, now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
     clock.advance(3550_000);
@@ -137,7 +132,7 @@ describe('one session per environment', () => {
   });
 
   it('a proactive refresh after 4D dropped the session upgrades the guest session 4D opens', async () => {
-    const clock = manualClock();
+    const clock = offsetClock();
     fx = await fixture({ sessions: 1, now: clock.now }, { now: clock.now, sessionTimeoutSeconds: 3500 });
     await fx.client.fetchTable('Kunden', { top: 1 });
     clock.advance(3700_000); // 4D dropped it meanwhile
@@ -209,7 +204,7 @@ describe('one session per environment', () => {
 
 describe('licence limit (402) breaker', () => {
   it('opens the breaker: no further logins until it closes', async () => {
-    const clock = manualClock();
+    const clock = offsetClock();
     fx = await fixture({ sessions: 1 }, { now: clock.now, sessionLimitBreakerSeconds: 30 });
     const other = fx.newClient(); // its own store: a separate deployment holding the only licence
     await other.fetchTable('Kunden', { top: 1 });
