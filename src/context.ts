@@ -3,7 +3,8 @@
  * (never module-scope, so one caller's data is never served to another from a loader cache).
  */
 import type { Logger } from 'pino';
-import { DataAccess, type DataSource } from './mapping/data.js';
+import type { LegacyPort } from './legacy/port.js';
+import { DataAccess } from './mapping/data.js';
 
 export interface Context {
   readonly data: DataAccess;
@@ -13,7 +14,7 @@ export interface Context {
 }
 
 export interface ContextDependencies {
-  readonly source: DataSource;
+  readonly source: LegacyPort;
   readonly upstreamReady: () => Promise<boolean>;
   readonly logger: Logger;
   /** Keys per upstream request of a loader; default 100. */

@@ -16,14 +16,14 @@ import { contextFactory, type Context } from './context.js';
 import { createErrorHandling } from './errors.js';
 import { queryLimits, type QueryLimitOptions } from './limits/index.js';
 import { Readiness, drainHttpServer } from './health.js';
-import type { DataSource } from './mapping/data.js';
+import type { LegacyPort } from './legacy/port.js';
 import type { Metrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 import { loadTypeDefs } from './schema.js';
 
 export interface ServerDependencies {
   /** The legacy client (batched reads). */
-  readonly source: DataSource;
+  readonly source: LegacyPort;
   /**
    * Readiness of the process (`/ready`) and its view of the upstream; the server marks it ready
    * when started and draining when stopped. Default: a new one without upstream state.

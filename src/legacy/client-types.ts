@@ -7,6 +7,7 @@ import type { FilterNode, RawFilter } from './filter.js';
 import type { UpstreamRequestEvent } from './http.js';
 import type { SessionStore } from './session-store.js';
 import type { SessionEvent } from './sessions.js';
+import type { WriteListener } from './port.js';
 
 /** One configured 4D server. */
 export interface LegacyEnvironment {
@@ -53,10 +54,11 @@ export interface LegacyClientOptions {
   /** Called for every HTTP attempt (logins and retries included), e.g. for metrics. Default none. */
   onUpstreamRequest?: (event: UpstreamRequestEvent) => void;
   /**
-   * Called after every write that saved or may have saved something (see {@link WriteEvent}), e.g.
-   * to invalidate caches. Never for a write known not to have saved anything. Default none.
+   * Called after every write that saved or may have saved something, or was refused for a stale
+   * stamp (see {@link WriteEvent}), e.g. to invalidate caches; awaited before the write resolves.
+   * Never for a write known not to have saved anything otherwise. Default none.
    */
-  onWrite?: (event: WriteEvent) => void;
+  onWrite?: WriteListener;
   /**
    * After an update's answer is lost (timeout, dropped connection, gateway error), wait this long
    * before reading the records back to tell whether it was saved (a timed-out write may still be
@@ -90,14 +92,25 @@ export interface LegacyClientOptions {
 /**
  * A write that saved, or may have saved, records: emitted after every successful `update` and
  * `bulkUpdate` (and so `pushField`), for the saved items of a partly failed non-atomic batch, and
- * after a lost answer unless the re-read proved that nothing was saved.
+ * after a lost answer unless the re-read proved that nothing was saved; and a write refused for a
+ * stale stamp (`conflict`, with the keys that conflicted). At most one event per outcome of a write.
  */
 export interface WriteEvent {
   readonly environment: string;
   readonly table: string;
   readonly keys: readonly string[];
-  /** `saved`: confirmed by 4D's answer or by the re-read; `unknown`: may have been saved. */
-  readonly outcome: 'saved' | 'unknown';
+  /**
+   * `saved`: confirmed by 4D's answer or by the re-read; `unknown`: may have been saved;
+   * `conflict`: refused for a stale stamp, so the record changed behind the writer's back.
+   */
+  readonly outcome: 'saved' | 'unknown' | 'conflict';
+  /**
+   * Cache tags the write touched (see {@link writeTags}): the record tags `Table:__KEY`, plus the
+   * table tag `Table` unless the outcome is `conflict` (nothing was saved, no list changed).
+   */
+  readonly tags: readonly string[];
+  /** The saved records as 4D returned them (outcome `saved` only; may lack unsent attributes). */
+  readonly rows?: readonly Row[];
 }
 
 /** A 4D entity as it comes over the wire (dates `D!M!YYYY`, `__KEY` always a string). */
@@ -112,8 +125,32 @@ export interface CallOptions {
   environment?: string;
 }
 
+/**
+ * What a cache in front of the client learns about the data one read used (see `src/cache/`):
+ * the tag versions each value was valid under, and whether a stale value was served.
+ */
+export interface ReadReport {
+  /** A value valid under `tag` at `version`, fresh until `freshUntil` (epoch ms). */
+  observe(tag: string, version: string, freshUntil: number): void;
+  /** A value past its freshness was served because 4D could not answer. */
+  markStale(): void;
+  /** Something was read without a cache able to vouch for it (the store was away): do not keep the answer. */
+  markUncacheable(): void;
+}
+
+/** Options of every read. */
+export interface ReadOptions extends CallOptions {
+  /**
+   * `true`: the read precedes a write (a stamp to send, a value to rewrite), so a cache in front of
+   * the client must not answer it. The client itself never caches, so it ignores the flag.
+   */
+  fresh?: boolean;
+  /** Filled by a cache in front of the client; the client ignores it. */
+  report?: ReadReport;
+}
+
 /** Options of {@link LegacyClient.fetchTable}. */
-export interface FetchTableOptions extends CallOptions {
+export interface FetchTableOptions extends ReadOptions {
   filter?: FilterNode | RawFilter;
   orderBy?: OrderBy;
   /** `$top`; default 100 (4D's own default, sent explicitly). */
@@ -148,12 +185,12 @@ export interface FetchAllOptions extends CallOptions {
 }
 
 /** Options of {@link LegacyClient.fetchByKeys}. */
-export interface FetchByKeysOptions extends CallOptions {
+export interface FetchByKeysOptions extends ReadOptions {
   attributes?: readonly string[];
 }
 
 /** Options of {@link LegacyClient.fetchRecord}. */
-export interface FetchRecordOptions extends CallOptions {
+export interface FetchRecordOptions extends ReadOptions {
   attributes?: readonly string[];
 }
 
@@ -174,4 +211,14 @@ export interface BulkUpdateOptions extends CallOptions {
 export interface PingResult {
   environment: string;
   durationMs: number;
+}
+
+/** Cache tags of a write to `keys` of `table`: the table tag (lists) unless `recordsOnly`, then one tag per record. */
+export function writeTags(table: string, keys: readonly string[], recordsOnly = false): string[] {
+  return [...(recordsOnly ? [] : [table]), ...keys.map((key) => recordTag(table, key))];
+}
+
+/** The cache tag of one record: `Table:__KEY`. */
+export function recordTag(table: string, key: string): string {
+  return `${table}:${key}`;
 }

@@ -21,7 +21,13 @@ export {
   type BulkUpdateOptions,
   type PingResult,
   type WriteEvent,
+  type ReadOptions,
+  type ReadReport,
+  writeTags,
+  recordTag,
 } from './client.js';
+export type { LegacyPort, WriteListener } from './port.js';
+export { foldKey } from './keys.js';
 export {
   LegacyAPIError,
   LegacyAPIConnectionError,

@@ -1,11 +1,13 @@
 /**
  * Building the legacy client's requests: collection paths with `$filter`/`$params`, `$orderby`,
- * `$attributes`, paging, and the natural order that makes paging stable. Checked against the
- * table catalog before anything is sent; no I/O here.
+ * `$attributes`, paging, and the natural order that makes paging stable; entity paths; the URL
+ * budget (a request too long for 4D or a proxy is refused before it is sent, naming the value that
+ * makes it too long) and the chunking of key lists that keeps `fetchByKeys` within it. Checked
+ * against the table catalog before anything is sent; no I/O here.
  */
 import { LegacyValidationError } from './errors.js';
-import { compileFilter, describe, requireAttribute, type FilterNode, type RawFilter } from './filter.js';
-import { buildQuery } from './http.js';
+import { compileFilter, describe, requireAttribute, type CompiledFilter, type FilterNode, type RawFilter } from './filter.js';
+import { buildQuery, encodeQueryValue } from './http.js';
 import { SYSTEM_ATTRIBUTES, type TableDef } from './tables.js';
 import type { OrderBy } from './client-types.js';
 
@@ -143,4 +145,93 @@ export function collectionPath(
 /** The compiled `$filter` and `$params` of a filter, if any. */
 export function compile(table: TableDef, filter: FilterNode | RawFilter | undefined) {
   return filter === undefined ? undefined : compileFilter(table, filter);
+}
+
+/** A key inside `Table(…)`: bare when it is plain (hex UUIDs, numbers), else quoted and encoded. */
+export function keyInPath(key: string): string {
+  if (/^[A-Za-z0-9_.-]+$/.test(key)) return key;
+  return encodeQueryValue(`"${key.replace(/"/g, '\\"')}"`);
+}
+
+/**
+ * Refuses a request whose URL (REST root, path and query) would exceed `maxUrlBytes`, before it
+ * is sent. Given the compiled filter, the message names the value that makes it too long.
+ */
+export function checkUrl(
+  rt: { readonly name: string; readonly http: { readonly restRoot: string } },
+  maxUrlBytes: number,
+  path: string,
+  table?: string,
+  filter?: CompiledFilter,
+): void {
+  const bytes = Buffer.byteLength(rt.http.restRoot) + Buffer.byteLength(path);
+  if (bytes <= maxUrlBytes) return;
+  throw new LegacyValidationError(urlBudgetMessage(table, bytes, maxUrlBytes, filter), { table, environment: rt.name });
+}
+
+/**
+ * Splits `values` into chunks whose `$params` (and filter) take at most `budget` bytes of the URL.
+ * Text values containing `@` go into separate chunks: they compile to an OR of `===` (one placeholder
+ * each, so at most 100 per chunk, below 4D's 128-placeholder limit). A single value larger than the
+ * budget gets a chunk of its own (and is then refused by the URL check, naming it).
+ */
+export function chunkValues<T>(values: readonly T[], encoded: (v: T) => string, attribute: string, budget: number): T[][] {
+  const plain: T[] = [];
+  const withAt: T[] = [];
+  for (const v of values) (encoded(v).includes('@') ? withAt : plain).push(v);
+  const chunks: T[][] = [];
+  const pack = (list: T[], extraPerValue: number, maxCount: number) => {
+    let current: T[] = [];
+    let size = 0;
+    for (const v of list) {
+      const cost = encodeQueryValue(encoded(v).replace(/'/g, '\\u0027')).length + 3 + extraPerValue;
+      if (current.length && (size + cost > budget || current.length >= maxCount)) {
+        chunks.push(current);
+        current = [];
+        size = 0;
+      }
+      current.push(v);
+      size += cost;
+    }
+    if (current.length) chunks.push(current);
+  };
+  pack(plain, 0, Number.POSITIVE_INFINITY);
+  pack(withAt, encodeQueryValue(` OR ${attribute} === :100`).length, 100);
+  return chunks;
+}
+
+/** `attr op :n` in compiled filter text: which attribute each placeholder belongs to. */
+const PLACEHOLDER_USE = /([^\s()]+)\s+(?:===|!==|==|!=|<=|>=|=|<|>|IN|%|#|begin)\s+:(\d+)\b/g;
+
+/**
+ * The message of a request refused for its URL length: names the filter value (attribute) that
+ * makes it too long and how much room it had, or says the filter as a whole is too large.
+ */
+export function urlBudgetMessage(table: string | undefined, bytes: number, budget: number, filter: CompiledFilter | undefined): string {
+  const limit = `the client's URL budget of ${budget} bytes (maxUrlBytes)`;
+  const generic = `The request${table ? ` to ${table}` : ''} would have a URL of ${bytes} bytes, over ${limit}`;
+  if (!filter || filter.params.length === 0) return `${generic}; nothing was sent`;
+  const attributeOf = new Map<number, string>();
+  for (const m of filter.filter.matchAll(PLACEHOLDER_USE)) attributeOf.set(Number(m[2]), m[1]!);
+  const sizes = filter.params.map((p, i) => ({ index: i + 1, param: p, bytes: encodeQueryValue(paramsJson([p])).length - 6 }));
+  const largest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const attribute = attributeOf.get(largest.index);
+  // Room left for that value once everything else is in the URL; name it when it alone is the problem.
+  const room = budget - (bytes - largest.bytes);
+  if (attribute && room >= 0) {
+    const name = table ? `${table}.${attribute}` : attribute;
+    const url = `the URL would be ${bytes} bytes, over ${limit}`;
+    if (Array.isArray(largest.param)) {
+      return (
+        `Filter values for ${name} are too long: the ${largest.param.length} values of its "in" list take ${largest.bytes} bytes once percent-encoded and ` +
+        `${url}; at most about ${room} bytes fit. Use fewer values (fetchByKeys splits long key lists); nothing was sent`
+      );
+    }
+    return (
+      `Filter value for ${name} is too long: it takes ${largest.bytes} bytes once percent-encoded and ${url}; at most about ${room} bytes fit ` +
+      `(a plain letter or digit takes 1 byte, a space or punctuation 3, an umlaut 6). Use a shorter value; nothing was sent`
+    );
+  }
+  const filterBytes = encodeQueryValue(filter.filter).length + encodeQueryValue(paramsJson(filter.params)).length;
+  return `${generic}: its filter takes ${filterBytes} bytes with ${filter.params.length} value(s). Use fewer or shorter values; nothing was sent`;
 }

@@ -1,9 +1,11 @@
 /**
  * Per-request data access for the resolvers: lookups by key, relations, paged lists and writes,
- * all derived from the entity definitions. Resolvers call this; it calls the legacy client.
+ * all derived from the entity definitions. Resolvers call this; it calls the port to the ERP
+ * (the legacy client, or the caches in front of it).
  */
 import { LegacyNotFoundError, LegacyStampConflictError } from '../legacy/errors.js';
-import { validateChange, type LegacyClient, type OrderBy } from '../legacy/index.js';
+import { validateChange, type OrderBy, type ReadReport } from '../legacy/index.js';
+import type { LegacyPort } from '../legacy/port.js';
 import { findTable } from '../legacy/tables.js';
 import { ENTITIES } from './entities.js';
 import { attributeOf, attributesOf, decodeRow, publicValues, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
@@ -31,10 +33,9 @@ export interface DataAccessOptions {
   maxBatchSize?: number;
   /** Largest `first` a list accepts; default 100. */
   maxPageSize?: number;
+  /** Filled by the caches with what the reads used (for the response cache); default none. */
+  report?: ReadReport;
 }
-
-/** The client surface the data layer uses (the legacy client satisfies it). */
-export type DataSource = Pick<LegacyClient, 'fetchByKeys' | 'fetchTable' | 'fetchRecord' | 'update' | 'bulkUpdate'>;
 
 function encodeCursor(typename: string, offset: number): string {
   return Buffer.from(`${typename}:${offset}`, 'utf8').toString('base64url');
@@ -87,14 +88,16 @@ export class DataAccess {
    * Pages read in this request, by table, filter, order and page: identical list calls of one
    * operation (aliases, fragments) share one upstream request, as key lookups share a loader.
    */
-  private readonly pages = new Map<string, ReturnType<DataSource['fetchTable']>>();
+  private readonly pages = new Map<string, ReturnType<LegacyPort['fetchTable']>>();
+  private readonly report?: ReadReport;
 
   constructor(
-    private readonly client: DataSource,
+    private readonly client: LegacyPort,
     options: DataAccessOptions = {},
   ) {
-    this.loaders = new EntityLoaders(client, options.maxBatchSize);
+    this.loaders = new EntityLoaders(client, options.maxBatchSize, options.report);
     this.maxPageSize = options.maxPageSize ?? 100;
+    this.report = options.report;
   }
 
   /** One entity by `id` or an alternate key; `null` when there is none. */
@@ -135,7 +138,7 @@ export class DataAccess {
     const key = JSON.stringify([def.table, filter ?? null, orderBy, top, skip]);
     let pending = this.pages.get(key);
     if (!pending) {
-      pending = this.client.fetchTable(def.table, { filter, orderBy: orderBy as OrderBy, top, skip, attributes: attributesOf(def) });
+      pending = this.client.fetchTable(def.table, { filter, orderBy: orderBy as OrderBy, top, skip, attributes: attributesOf(def), report: this.report });
       this.pages.set(key, pending);
     }
     const page = await pending;
@@ -155,7 +158,8 @@ export class DataAccess {
   async update<D extends EntityDefinition>(def: D, id: string, expectedStamp: number, input: Record<string, unknown>): Promise<EntityModel<D>> {
     const { changes, virtual } = this.encodeInput(def, input, 'input');
     if (virtual.length > 0) {
-      const current = await this.client.fetchRecord(def.table, id, { attributes: attributesOf(def) });
+      // Straight from 4D (`fresh`): the value rewritten and the stamp checked must be current.
+      const current = await this.client.fetchRecord(def.table, id, { attributes: attributesOf(def), fresh: true });
       if (!current) throw new EntityNotFoundError(`${def.typename} ${JSON.stringify(id)} does not exist`);
       if (current.__STAMP !== expectedStamp) throw this.stale(def, id, expectedStamp, current.__STAMP, current as LegacyRow);
       this.applyVirtual(def, changes, virtual, current as LegacyRow, 'input');
@@ -186,8 +190,8 @@ export class DataAccess {
     });
     const needCurrent = encoded.filter((e) => e.virtual.length > 0);
     if (needCurrent.length > 0) {
-      const rows = await this.client.fetchByKeys(def.table, '__KEY', needCurrent.map((e) => e.id), { attributes: attributesOf(def) });
-      const byKey = new Map(rows.map((r) => [r.__KEY, r as LegacyRow]));
+      const perKey = await this.client.fetchByKeys(def.table, '__KEY', needCurrent.map((e) => e.id), { attributes: attributesOf(def), fresh: true });
+      const byKey = new Map(perKey.flat().map((r) => [r.__KEY, r as LegacyRow]));
       for (const e of needCurrent) {
         const current = byKey.get(e.id);
         if (!current) throw new EntityNotFoundError(`${def.typename} ${JSON.stringify(e.id)} does not exist; nothing was saved`);
@@ -232,7 +236,7 @@ export class DataAccess {
     try {
       let stamp = expectedStamp;
       if (stamp === null || stamp === undefined) {
-        const current = await this.client.fetchRecord(table, key, { attributes: [field] });
+        const current = await this.client.fetchRecord(table, key, { attributes: [field], fresh: true });
         if (!current) throw new EntityNotFoundError(`${table} ${JSON.stringify(key)} does not exist`);
         stamp = current.__STAMP;
       }

@@ -2,30 +2,13 @@
  * Per-request DataLoaders, one per (table, attribute), derived from the entity definitions.
  * Every lookup of one tick becomes one batch, fetched as requests of `maxBatchSize` keys each
  * (`attr IN :1`) in parallel; the legacy client splits a key list further if a URL would be too long.
+ * The port answers the rows of each key (matched as 4D compares): nothing is folded or coerced here.
  */
 import DataLoader from 'dataloader';
-import { findAttribute, findTable } from '../legacy/tables.js';
+import type { FetchByKeysOptions, ReadReport } from '../legacy/client-types.js';
+import type { LegacyPort } from '../legacy/port.js';
 import { attributeOf, attributesOf, decodeRow, readSafely, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
 import type { Direction } from './relations.js';
-
-/** What the loaders need from the legacy client. */
-export interface EntitySource {
-  fetchByKeys(table: string, attribute: string, values: readonly (string | number)[], options?: { attributes?: readonly string[] }): Promise<LegacyRow[]>;
-}
-
-/** 4D compares text case- and accent-insensitively; match a row back to its key the same way. */
-export function foldKey(value: unknown): string {
-  return String(value).normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/ß/g, 'ss');
-}
-
-/** Loader keys are strings; numeric attributes need numbers in the filter. `undefined`: cannot match. */
-function toParam(numeric: boolean, key: string): string | number | undefined {
-  if (numeric) {
-    const n = Number(key);
-    return key.trim() !== '' && Number.isFinite(n) ? n : undefined;
-  }
-  return key;
-}
 
 function compareValues(a: unknown, b: unknown): number {
   // Nulls last in either direction: an entry without a date is the least interesting one.
@@ -58,13 +41,15 @@ export class EntityLoaders {
   private readonly loaders = new Map<string, DataLoader<string, unknown>>();
 
   /**
-   * @param source the legacy client (or anything that can batch-fetch rows by key)
+   * @param source the port to the ERP (the legacy client, or the caches in front of it)
    * @param maxBatchSize keys per upstream request, fetched in parallel; default 100 (the client
    *   would split a longer key list into more URL-safe requests)
+   * @param report what the reads used, for the response cache (passed to every read)
    */
   constructor(
-    private readonly source: EntitySource,
+    private readonly source: LegacyPort,
     private readonly maxBatchSize = 100,
+    private readonly report?: ReadReport,
   ) {}
 
   /** The loader of `def` entities by `keyField` (`id` or one of its alternate keys). */
@@ -112,19 +97,20 @@ export class EntityLoaders {
     return loader;
   }
 
-  private async fetch(def: EntityDefinition, attribute: string, keys: readonly string[]): Promise<LegacyRow[]> {
-    const type = findAttribute(findTable(def.table)!, attribute)?.type;
-    const numeric = type === 'long' || type === 'number';
-    const params = keys.map((k) => toParam(numeric, k)).filter((p): p is string | number => p !== undefined);
-    if (params.length === 0) return [];
-    const chunks: (string | number)[][] = [];
-    for (let i = 0; i < params.length; i += this.maxBatchSize) chunks.push(params.slice(i, i + this.maxBatchSize));
-    const attributes = attributesOf(def);
-    const results = await Promise.all(chunks.map((chunk) => this.source.fetchByKeys(def.table, attribute, chunk, { attributes })));
-    // Keys that differ only in case or accents match the same rows (4D's text comparison); in
-    // different chunks they would bring a row twice.
-    const seen = new Set<string>();
-    return results.flat().filter((row) => !seen.has(row.__KEY) && Boolean(seen.add(row.__KEY)));
+  /** The rows of each key (the port matches keys as 4D compares), in chunks of `maxBatchSize` fetched together. */
+  private async fetch(def: EntityDefinition, attribute: string, keys: readonly string[]): Promise<LegacyRow[][]> {
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += this.maxBatchSize) chunks.push(keys.slice(i, i + this.maxBatchSize));
+    const options: FetchByKeysOptions = { attributes: attributesOf(def), report: this.report };
+    const results = await Promise.all(
+      chunks.map(async (chunk) => {
+        const perKey = await this.source.fetchByKeys(def.table, attribute, chunk, options);
+        // Rows are assigned to keys by position: a misaligned answer must not give one key another's rows.
+        if (perKey.length !== chunk.length) throw new Error(`fetchByKeys(${def.table}.${attribute}) answered ${perKey.length} lists for ${chunk.length} keys`);
+        return perKey;
+      }),
+    );
+    return results.flat() as LegacyRow[][];
   }
 
   private decode<D extends EntityDefinition>(def: D, row: LegacyRow): EntityModel<D> | Error {
@@ -138,20 +124,8 @@ export class EntityLoaders {
   }
 
   private async batchOne<D extends EntityDefinition>(def: D, keyField: string, keys: readonly string[]): Promise<(EntityModel<D> | null | Error)[]> {
-    const attribute = attributeOf(def, keyField);
-    const rows = await this.fetch(def, attribute, keys);
-    const exact = new Map<string, LegacyRow>();
-    const folded = new Map<string, LegacyRow>();
-    for (const row of rows) {
-      const value = row[attribute];
-      if (value === null || value === undefined) continue;
-      if (!exact.has(String(value))) exact.set(String(value), row);
-      if (!folded.has(foldKey(value))) folded.set(foldKey(value), row);
-    }
-    return keys.map((key) => {
-      const row = exact.get(key) ?? folded.get(foldKey(key));
-      return row ? this.decode(def, row) : null;
-    });
+    const perKey = await this.fetch(def, attributeOf(def, keyField), keys);
+    return perKey.map((rows) => (rows[0] ? this.decode(def, rows[0]) : null));
   }
 
   private async batchMany<D extends EntityDefinition>(
@@ -160,21 +134,15 @@ export class EntityLoaders {
     orderBy: readonly (readonly [string, Direction])[],
     keys: readonly string[],
   ): Promise<(EntityModel<D>[] | Error)[]> {
-    const attribute = attributeOf(def, field);
-    const rows = await this.fetch(def, attribute, keys);
-    const groups = new Map<string, EntityModel<D>[]>();
-    const failures = new Map<string, Error>();
-    for (const row of rows) {
-      const group = foldKey(row[attribute]);
-      const model = this.decode(def, row);
-      if (model instanceof Error) {
-        failures.set(group, model);
-        continue;
+    const perKey = await this.fetch(def, attributeOf(def, field), keys);
+    return perKey.map((rows) => {
+      const models: EntityModel<D>[] = [];
+      for (const row of rows) {
+        const model = this.decode(def, row);
+        if (model instanceof Error) return model;
+        models.push(model);
       }
-      const list = groups.get(group) ?? [];
-      list.push(model);
-      groups.set(group, list);
-    }
-    return keys.map((key) => failures.get(foldKey(key)) ?? sortModels(groups.get(foldKey(key)) ?? [], orderBy));
+      return sortModels(models, orderBy);
+    });
   }
 }

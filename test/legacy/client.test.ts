@@ -9,7 +9,7 @@ import {
   type FilterNode,
   type Row,
 } from '../../src/legacy/index.js';
-import { fold, keysOf, legacyFixture, tableRows, type LegacyFixture } from './setup.js';
+import { countRequests, fold, keysOf, legacyFixture, tableRows, type LegacyFixture } from './setup.js';
 import { rejection } from '../helpers/assertions.js';
 
 let fx: LegacyFixture;
@@ -22,12 +22,7 @@ afterAll(async () => {
   await fx?.close();
 });
 
-/** Counts emulator requests made while `fn` runs. */
-async function counting<T>(fn: () => Promise<T>): Promise<{ result: T; requests: number }> {
-  const before = fx.emulator.counters.requests;
-  const result = await fn();
-  return { result, requests: fx.emulator.counters.requests - before };
-}
+const counting = <T>(fn: () => Promise<T>) => countRequests(fx.emulator, fn);
 
 
 describe('fetchTable', () => {
@@ -181,8 +176,8 @@ describe('filters against the emulator', () => {
     });
 
     it('fetchByKeys finds tricky values, @ included', async () => {
-      const rows = await fx.client.fetchByKeys('Kunden', 'KundenNr', tricky);
-      expect(rows.map((r) => r.KundenNr).sort()).toEqual([...tricky].sort());
+      const perKey = await fx.client.fetchByKeys('Kunden', 'KundenNr', tricky);
+      expect(perKey.map((rows) => rows.map((r) => r.KundenNr))).toEqual(tricky.map((t) => [t]));
     });
   });
 });
@@ -260,7 +255,9 @@ describe('fetchRecord and fetchByKeys', () => {
     const missing = Array.from({ length: 50 }, (_, i) => `MISSING${String(i).padStart(25, '0')}`);
     fx.emulator.resetCounters();
     const got = await fx.client.fetchByKeys('Belege_Pos', '__KEY', [...wanted, ...missing, wanted[0]!]);
-    expect(keysOf(got)).toEqual([...wanted].sort());
+    // One array per key asked, in order: the duplicate too, the missing ones empty.
+    expect(got).toHaveLength(wanted.length + missing.length + 1);
+    expect(got.map((rows) => rows.map((r) => r.__KEY))).toEqual([...wanted.map((k) => [k]), ...missing.map(() => []), [wanted[0]]]);
     const paths = fx.emulator.requestLog.map((e) => e.path);
     expect(paths.length).toBeGreaterThan(1);
     for (const p of paths) expect(Buffer.byteLength(p)).toBeLessThan(6 * 1024);
@@ -270,10 +267,27 @@ describe('fetchRecord and fetchByKeys', () => {
     const rows = tableRows(fx.emulator, 'Belege_Pos');
     const absNrs = [...new Set(rows.slice(0, 30).map((r) => r.AbsNr as number))];
     const got = await fx.client.fetchByKeys('Belege_Pos', 'AbsNr', absNrs, { attributes: ['AbsNr', 'PosNr'] });
-    expect(keysOf(got)).toEqual(keysOf(rows.filter((r) => absNrs.includes(r.AbsNr as number))));
+    absNrs.forEach((absNr, i) => expect(keysOf(got[i]!)).toEqual(keysOf(rows.filter((r) => r.AbsNr === absNr))));
     const { result, requests } = await counting(() => fx.client.fetchByKeys('Belege_Pos', 'AbsNr', []));
     expect(result).toEqual([]);
     expect(requests).toBe(0);
+  });
+
+  it('fetchByKeys matches keys as 4D compares: numeric text coerced, case and accents folded, non-numbers free', async () => {
+    const rows = tableRows(fx.emulator, 'Belege_Pos');
+    const absNr = rows[0]!.AbsNr as number;
+    const { result, requests } = await counting(() => fx.client.fetchByKeys('Belege_Pos', 'AbsNr', [String(absNr), 'not a number', '']));
+    expect(result[0]!.length).toBeGreaterThan(0);
+    expect(result[0]!.every((r) => r.AbsNr === absNr)).toBe(true);
+    expect(result.slice(1)).toEqual([[], []]);
+    expect(requests).toBe(1);
+    const none = await counting(() => fx.client.fetchByKeys('Belege_Pos', 'AbsNr', ['x', 'y']));
+    expect(none.result).toEqual([[], []]);
+    expect(none.requests).toBe(0);
+    const kunde = tableRows(fx.emulator, 'Kunden')[0]!;
+    const number = String(kunde.KundenNr);
+    const variants = await fx.client.fetchByKeys('Kunden', 'KundenNr', [number.toLowerCase(), number]);
+    expect(variants.map((r) => r.map((row) => row.__KEY))).toEqual([[kunde.__KEY], [kunde.__KEY]]);
   });
 });
 

@@ -90,3 +90,10 @@ export function tableRows(emulator: Emulator, table: string): Array<Record<strin
 export function keysOf(rows: ReadonlyArray<{ __KEY: unknown }>): string[] {
   return rows.map((r) => String(r.__KEY)).sort();
 }
+
+/** Counts the emulator requests made while `fn` runs. */
+export async function countRequests<T>(emulator: Emulator, fn: () => Promise<T>): Promise<{ result: T; requests: number }> {
+  const before = emulator.counters.requests;
+  const result = await fn();
+  return { result, requests: emulator.counters.requests - before };
+}

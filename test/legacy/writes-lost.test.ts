@@ -26,6 +26,8 @@ const RECHECK_MS = 150;
 let fx: LegacyFixture;
 let client: LegacyClient;
 const writes: WriteEvent[] = [];
+/** A write event without its tags and rows (asserted in 'write events'). */
+const brief = ({ environment, table, keys, outcome }: WriteEvent) => ({ environment, table, keys, outcome });
 /** Called on every upstream attempt of {@link client}; tests set it to act at a precise moment. */
 let onAttempt: ((event: UpstreamRequestEvent) => void) | undefined;
 
@@ -34,7 +36,7 @@ beforeAll(async () => {
   client = fx.newClient({
     timeoutMs: TIMEOUT_MS,
     writeRecheckDelayMs: RECHECK_MS,
-    onWrite: (event) => writes.push(event),
+    onWrite: (event) => void writes.push(event),
     onUpstreamRequest: (event) => onAttempt?.(event),
   });
   await client.ping();
@@ -70,7 +72,7 @@ describe('an update whose answer was lost', () => {
     expect(updatePosts()).toBe(1);
     expect(reads()).toBe(1);
     expect(fx.emulator.counters.updates).toBe(1);
-    expect(writes).toEqual([{ environment: 'test', table: 'Kunden', keys: [row.__KEY], outcome: 'saved' }]);
+    expect(writes.map(brief)).toEqual([{ environment: 'test', table: 'Kunden', keys: [row.__KEY], outcome: 'saved' }]);
   });
 
   it('is reported saved when the answer comes after the client timeout although 4D saved at once', async () => {
@@ -149,7 +151,7 @@ describe('an update whose answer was lost', () => {
     expect(e.message).toContain('Read before sending again');
     expect(live(row.__KEY)).toMatchObject({ __STAMP: row.__STAMP + 2, Versandart: 'Abholung' });
     expect(updatePosts()).toBe(1);
-    expect(writes).toEqual([{ environment: 'test', table: 'Kunden', keys: [row.__KEY], outcome: 'unknown' }]);
+    expect(writes.map(brief)).toEqual([{ environment: 'test', table: 'Kunden', keys: [row.__KEY], outcome: 'unknown' }]);
   });
 
   it('is reported unknown when the re-read fails, even though 4D did save it', async () => {
@@ -239,7 +241,7 @@ describe('a bulk update whose answer was lost', () => {
     expect(saved.map((r) => [r.__KEY, r.__STAMP, r.Versandart])).toEqual(rows.map((r, i) => [r.__KEY, r.__STAMP + 1, `Bulk ${i}`]));
     for (const [i, r] of rows.entries()) expect(live(r.__KEY)).toMatchObject({ __STAMP: r.__STAMP + 1, Versandart: `Bulk ${i}`, SkontoTage: 10 + i });
     expect(updatePosts()).toBe(1);
-    expect(writes).toEqual([{ environment: 'test', table: 'Kunden', keys: rows.map((r) => r.__KEY), outcome: 'saved' }]);
+    expect(writes.map(brief)).toEqual([{ environment: 'test', table: 'Kunden', keys: rows.map((r) => r.__KEY), outcome: 'saved' }]);
   });
 
   it('is reported not saved when every item still has its stamp', async () => {
@@ -265,7 +267,7 @@ describe('a bulk update whose answer was lost', () => {
     expect(e.records.map((r) => r.outcome)).toEqual(['saved', 'unknown', 'saved']);
     expect(e.records[1]!.reason).toContain('SkontoTage');
     expect(updatePosts()).toBe(1);
-    expect(writes).toEqual([{ environment: 'test', table: 'Kunden', keys: rows.map((r) => r.__KEY), outcome: 'unknown' }]);
+    expect(writes.map(brief)).toEqual([{ environment: 'test', table: 'Kunden', keys: rows.map((r) => r.__KEY), outcome: 'unknown' }]);
   });
 });
 
@@ -285,20 +287,54 @@ describe('pushField', () => {
 });
 
 describe('write events', () => {
-  it('are emitted for every confirmed update and bulk update, and not for a stamp conflict', async () => {
+  it('carry the tags and saved rows of every update and bulk update, and report a stamp conflict', async () => {
     const [a, b] = [freshRow(), freshRow()];
     const seen: WriteEvent[] = [];
-    const unsubscribe = client.subscribeWrites((e) => seen.push(e));
-    await client.update('Kunden', a.__KEY, a.__STAMP, { Rabatt: 1 });
-    await client.bulkUpdate('Kunden', [{ key: b.__KEY, stamp: b.__STAMP, changes: { Rabatt: 2 } }]);
+    const unsubscribe = client.subscribeWrites((e) => void seen.push(e));
+    const savedA = await client.update('Kunden', a.__KEY, a.__STAMP, { Rabatt: 1 });
+    const savedB = await client.bulkUpdate('Kunden', [{ key: b.__KEY, stamp: b.__STAMP, changes: { Rabatt: 2 } }]);
     await rejection(client.update('Kunden', a.__KEY, a.__STAMP, { Rabatt: 3 }));
     unsubscribe();
-    await client.update('Kunden', b.__KEY, b.__STAMP + 1, { Rabatt: 4 });
+    await rejection(client.update('Kunden', b.__KEY, b.__STAMP + 5, { Rabatt: 4 }));
     expect(seen).toEqual([
-      { environment: 'test', table: 'Kunden', keys: [a.__KEY], outcome: 'saved' },
-      { environment: 'test', table: 'Kunden', keys: [b.__KEY], outcome: 'saved' },
+      { environment: 'test', table: 'Kunden', keys: [a.__KEY], outcome: 'saved', tags: ['Kunden', `Kunden:${a.__KEY}`], rows: [savedA] },
+      { environment: 'test', table: 'Kunden', keys: [b.__KEY], outcome: 'saved', tags: ['Kunden', `Kunden:${b.__KEY}`], rows: savedB },
+      // Nothing saved, no list changed: only the record, which changed behind the writer's back.
+      { environment: 'test', table: 'Kunden', keys: [a.__KEY], outcome: 'conflict', tags: [`Kunden:${a.__KEY}`] },
     ]);
-    expect(writes).toHaveLength(3);
+    expect(writes.map((w) => w.outcome)).toEqual(['saved', 'saved', 'conflict', 'conflict']);
+  });
+
+  it('a bulk update refused for a stale stamp reports the conflicting keys', async () => {
+    const [a, b] = [freshRow(), freshRow()];
+    await rejection(
+      client.bulkUpdate('Kunden', [
+        { key: a.__KEY, stamp: a.__STAMP, changes: { Rabatt: 5 } },
+        { key: b.__KEY, stamp: b.__STAMP + 7, changes: { Rabatt: 5 } },
+      ]),
+    );
+    expect(writes.map(brief)).toEqual([{ environment: 'test', table: 'Kunden', keys: [b.__KEY], outcome: 'conflict' }]);
+  });
+
+  it('the write resolves only after a listener’s promise settled, and a failing listener changes nothing', async () => {
+    const a = freshRow();
+    const order: string[] = [];
+    const slow = client.subscribeWrites(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      order.push('listener done');
+    });
+    const failing = client.subscribeWrites(async () => {
+      throw new Error('listener broke');
+    });
+    try {
+      const saved = await client.update('Kunden', a.__KEY, a.__STAMP, { Rabatt: 6 });
+      order.push('update resolved');
+      expect(saved.Rabatt).toBe(6);
+      expect(order).toEqual(['listener done', 'update resolved']);
+    } finally {
+      slow();
+      failing();
+    }
   });
 });
 
