@@ -1,0 +1,241 @@
+/**
+ * Where cache entries and tag versions live. Entries are plain Keyv values (an LRU bounded by
+ * entries and bytes in memory, `@keyv/redis` with `REDIS_URL`); tag versions are generation
+ * counters moved with atomic operations (Redis `INCR` in a Lua script, `SET NX`), because Keyv has
+ * no atomic increment. A version token is `epoch.counter`: a new epoch (a Redis that lost its data,
+ * or one that came back after an outage) makes every earlier entry a miss.
+ *
+ * Backends throw when the store cannot answer; the layers above treat that as "no cache".
+ */
+import KeyvRedis, { createClient } from '@keyv/redis';
+import Keyv from 'keyv';
+import { LRUCache } from 'lru-cache';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+
+export interface StoredEntry {
+  readonly key: string;
+  readonly value: unknown;
+  /** Physical lifetime in the store (freshness plus grace); logical expiry lives in the value. */
+  readonly ttlMs: number;
+}
+
+export interface CacheBackend {
+  readonly kind: 'memory' | 'redis';
+  /** Raw values of `keys` (`undefined` for a miss). */
+  getMany(keys: readonly string[]): Promise<unknown[]>;
+  setMany(entries: readonly StoredEntry[]): Promise<void>;
+  /** The current version token of each tag. */
+  versions(tags: readonly string[]): Promise<string[]>;
+  /** Moves every tag to a new version at once; resolves with the new tokens. */
+  bump(tags: readonly string[]): Promise<string[]>;
+  /** A new epoch: every entry stored before is a miss from now on. */
+  bumpEpoch(): Promise<void>;
+  /** `true` while the store is believed reachable. */
+  readonly available: boolean;
+  /** Emits `down` (with the error message) and `up` when reachability changes. */
+  readonly events: EventEmitter;
+  close(): Promise<void>;
+}
+
+export interface MemoryBackendOptions {
+  /** Most entries kept; least recently used go first. */
+  maxEntries: number;
+  /** Most bytes of serialized entries kept. */
+  maxBytes: number;
+  /** Counters kept before the whole cache starts a new epoch (bounds memory of tags). Default 1,000,000. */
+  maxTags?: number;
+}
+
+/** The in-memory backend: one process, bounded, LRU. */
+export function createMemoryBackend(options: MemoryBackendOptions): CacheBackend {
+  const lru = new LRUCache<string, string>({
+    max: options.maxEntries,
+    maxSize: options.maxBytes,
+    // Keyv stores serialized strings; a JS string costs about two bytes per character.
+    sizeCalculation: (value, key) => 2 * (value.length + key.length) + 64,
+  });
+  // Keyv's serializer turns values into the strings the LRU measures.
+  const keyv = new Keyv<unknown>({ store: lru, namespace: 'cache' });
+  const maxTags = options.maxTags ?? 1_000_000;
+  const counters = new Map<string, number>();
+  let epoch = randomUUID().slice(0, 8);
+  const token = (tag: string) => `${epoch}.${counters.get(tag) ?? 0}`;
+  return {
+    kind: 'memory',
+    available: true,
+    events: new EventEmitter(),
+    async getMany(keys) {
+      return keyv.getMany([...keys]);
+    },
+    async setMany(entries) {
+      await keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: e.ttlMs })));
+    },
+    async versions(tags) {
+      return tags.map(token);
+    },
+    async bump(tags) {
+      if (counters.size + tags.length > maxTags) {
+        counters.clear();
+        epoch = randomUUID().slice(0, 8);
+      }
+      for (const tag of tags) counters.set(tag, (counters.get(tag) ?? 0) + 1);
+      return tags.map(token);
+    },
+    async bumpEpoch() {
+      counters.clear();
+      epoch = randomUUID().slice(0, 8);
+    },
+    async close() {
+      lru.clear();
+    },
+  };
+}
+
+export interface RedisBackendOptions {
+  url: string;
+  /** Key prefix shared with the session store's namespace. */
+  namespace: string;
+  /** Per-operation timeout; a slower answer counts as the store being unavailable. */
+  timeoutMs: number;
+  /** How long a tag counter outlives its last bump: longer than any entry (freshness + grace). */
+  counterTtlMs: number;
+}
+
+// Every tag key and the epoch share one hash slot (`{…}`), so the multi-key MGET and scripts below
+// also work on Redis Cluster; entries spread over the cluster as usual.
+const BUMP_SCRIPT = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[1], epoch)
+end
+local out = {}
+for i = 2, #KEYS do
+  local n = redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  out[i - 1] = epoch .. '.' .. n
+end
+return out`;
+
+const VERSIONS_SCRIPT = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  redis.call('SET', KEYS[1], ARGV[1])
+  epoch = ARGV[1]
+end
+local out = {}
+for i = 2, #KEYS do
+  out[i - 1] = epoch .. '.' .. (redis.call('GET', KEYS[i]) or '0')
+end
+return out`;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`cache store ${what} timed out after ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The Redis backend, shared by every replica and command-line run with the same URL and namespace. */
+export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
+  const client = createClient({
+    url: options.url,
+    // No offline queue: while Redis is away an operation fails at once (a miss), never waits.
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.timeoutMs,
+      reconnectStrategy: (retries: number) => Math.min(2 ** retries * 100, 2000) + Math.floor(Math.random() * 100),
+    },
+  });
+  const adapter = new KeyvRedis<unknown>(client, { namespace: `${options.namespace}:cache`, throwOnConnectError: false, throwOnErrors: true, connectionTimeout: options.timeoutMs });
+  const keyv = new Keyv<unknown>({ store: adapter, namespace: `${options.namespace}:cache`, useKeyPrefix: false, throwOnErrors: true });
+  const events = new EventEmitter();
+  const tagPrefix = `${options.namespace}:{${options.namespace}:tags}`;
+  const epochKey = `${tagPrefix}:epoch`;
+  const tagKey = (tag: string) => `${tagPrefix}:v:${tag}`;
+  let available = false;
+  let closed = false;
+  let connecting: Promise<unknown> | undefined;
+  const setAvailable = (value: boolean, reason?: string) => {
+    if (available === value) return;
+    available = value;
+    events.emit(value ? 'up' : 'down', reason);
+  };
+  client.on('error', (error: Error) => setAvailable(false, error.message));
+  client.on('end', () => setAvailable(false, 'connection closed'));
+  client.on('ready', () => setAvailable(true));
+  keyv.on('error', () => {}); // surfaced through the rejected operation instead
+
+  const ready = async () => {
+    if (closed) throw new Error('cache store closed');
+    if (client.isReady) return;
+    if (!client.isOpen) {
+      connecting ??= client.connect().catch((error: unknown) => {
+        connecting = undefined;
+        throw error;
+      });
+      await withTimeout(connecting, options.timeoutMs, 'connect');
+      return;
+    }
+    throw new Error('Redis is reconnecting');
+  };
+
+  return {
+    kind: 'redis',
+    events,
+    get available() {
+      return available;
+    },
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      await ready();
+      return withTimeout(keyv.getMany([...keys]), options.timeoutMs, 'read');
+    },
+    async setMany(entries) {
+      if (entries.length === 0) return;
+      await ready();
+      await withTimeout(
+        keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: Math.max(1, Math.round(e.ttlMs)) }))),
+        options.timeoutMs,
+        'write',
+      );
+    },
+    async versions(tags) {
+      if (tags.length === 0) return [];
+      await ready();
+      const out = await withTimeout(
+        client.eval(VERSIONS_SCRIPT, { keys: [epochKey, ...tags.map(tagKey)], arguments: [randomUUID().slice(0, 8)] }),
+        options.timeoutMs,
+        'version read',
+      );
+      return out as string[];
+    },
+    async bump(tags) {
+      if (tags.length === 0) return [];
+      await ready();
+      const out = await withTimeout(
+        client.eval(BUMP_SCRIPT, { keys: [epochKey, ...tags.map(tagKey)], arguments: [String(options.counterTtlMs), randomUUID().slice(0, 8)] }),
+        options.timeoutMs,
+        'tag bump',
+      );
+      return out as string[];
+    },
+    async bumpEpoch() {
+      await ready();
+      await withTimeout(client.set(epochKey, randomUUID().slice(0, 8)), options.timeoutMs, 'epoch bump');
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        if (client.isReady) await withTimeout(client.close(), options.timeoutMs, 'close');
+        else if (client.isOpen) client.destroy();
+      } catch {
+        if (client.isOpen) client.destroy();
+      }
+    },
+  };
+}
