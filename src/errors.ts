@@ -25,7 +25,7 @@ import {
   type LostWriteRecord,
 } from './legacy/errors.js';
 import { EntityDecodeError } from './mapping/entity.js';
-import { EntityNotFoundError, InputError, StaleStampError } from './mapping/errors.js';
+import { EntityNotFoundError, ForbiddenError, InputError, StaleStampError } from './mapping/errors.js';
 
 /** Error codes this subgraph puts into `extensions.code`. */
 export type ErrorCode =
@@ -41,6 +41,8 @@ export type ErrorCode =
   | 'UPSTREAM_WRITE_UNKNOWN'
   /** The operation's estimated upstream requests or rows exceed `MAX_QUERY_REQUESTS` / `MAX_QUERY_ROWS` (src/limits/). */
   | 'QUERY_TOO_COSTLY'
+  /** An operator-only operation without the operator token. */
+  | 'FORBIDDEN'
   | 'INTERNAL_SERVER_ERROR';
 
 interface Classified {
@@ -91,6 +93,7 @@ function classify(error: unknown, production = false): Classified {
   if (error instanceof LegacyBulkUpdateError) return classifyBulk(error, production);
   if (error instanceof InputError || error instanceof LegacyValidationError) return { code: 'BAD_USER_INPUT', message: error.message };
   if (error instanceof EntityNotFoundError) return { code: 'NOT_FOUND', message: error.message };
+  if (error instanceof ForbiddenError) return { code: 'FORBIDDEN', message: error.message };
   if (error instanceof LegacyNotFoundError) {
     const message = !production ? error.message : error.key ? `No record with key ${JSON.stringify(error.key)} exists` : 'The record does not exist';
     return { code: 'NOT_FOUND', message };

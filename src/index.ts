@@ -10,6 +10,7 @@
 import { pino } from 'pino';
 import { ConfigError, loadConfig, maskSecrets } from './config.js';
 import { Readiness } from './health.js';
+import { createCacheMetrics } from './cache/index.js';
 import { createMetrics } from './metrics.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { buildServer } from './server.js';
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
     onSessionEvent: (event, environment) => metrics.observeSession(event, environment),
     // A configured Redis that does not answer yet: serve /ready 503 (naming REDIS_URL) and wait.
     waitForStore: true,
+    cache: 'serve',
+    cacheMetrics: createCacheMetrics(metrics.registry),
   });
   const rt = runtime;
   if (rt.storeWaiting) {
@@ -54,6 +57,9 @@ async function main(): Promise<void> {
 
   const server = buildServer({
     source: rt.client,
+    cache: rt.cache,
+    environment: rt.client.defaultEnvironment,
+    operatorToken: config.operatorToken,
     readiness,
     logger,
     metrics,
@@ -105,7 +111,7 @@ async function main(): Promise<void> {
   });
   const address = server.httpServer.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ port, redis: Boolean(config.redisUrl) }, `subgraph ready at http://localhost:${port}/graphql`);
+  logger.info({ port, redis: Boolean(config.redisUrl), cache: config.cache.enabled ? rt.cache?.store : 'off' }, `subgraph ready at http://localhost:${port}/graphql`);
 }
 
 main().catch(async (err: unknown) => {

@@ -11,9 +11,17 @@ import { ConfigError, type AppConfig } from './config.js';
 import type { Emulator } from './emulator/index.js';
 import { createFileSessionStore, createLegacyClient, createRedisSemaphore, createSessionStore, type LegacyClient, type SessionEvent, type SessionStore } from './legacy/index.js';
 import type { UpstreamEvent } from './metrics.js';
+import { createCache, type Cache, type CacheMetrics } from './cache/index.js';
+import { ENTITIES } from './mapping/entities.js';
 
 export interface Runtime {
   readonly client: LegacyClient;
+  /**
+   * The caches (`src/cache/`): with `cache: 'serve'` the server puts them in front of the client;
+   * with `'invalidate'` (and `REDIS_URL`) the client's writes move the shared tags, so replicas
+   * caching in that Redis never serve what this process changed. `undefined` otherwise.
+   */
+  readonly cache?: Cache;
   /** Set when the built-in emulator serves as the upstream. */
   readonly emulator?: Emulator;
   /** Which session store holds the sessions: `redis` (`REDIS_URL`), `file` or `memory`. */
@@ -49,7 +57,18 @@ export interface RuntimeOptions {
    * background, with `storeWaiting` set until `storeReady` resolves.
    */
   waitForStore?: boolean;
+  /**
+   * `'serve'` (the server): build the caches from `config.cache`. `'invalidate'` (the command line,
+   * the compatibility module): only invalidate the shared cache on writes, when `REDIS_URL` is set.
+   * Default `'invalidate'`.
+   */
+  cache?: 'serve' | 'invalidate';
+  /** Cache metrics; default none. */
+  cacheMetrics?: CacheMetrics;
 }
+
+/** GraphQL type → table, for per-type TTLs and `Type:id` purge tags. */
+export const TYPE_TABLES: Readonly<Record<string, string>> = Object.fromEntries(Object.values(ENTITIES).map((d) => [d.typename, d.table]));
 
 /** Interval between connection attempts while waiting for Redis at start-up. */
 const STORE_RETRY_MS = 1000;
@@ -146,9 +165,16 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
     onUpstreamRequest: options.onUpstreamRequest,
     onSessionEvent: options.onSessionEvent,
   });
+  const mode = options.cache ?? 'invalidate';
+  const cache =
+    mode === 'serve' || config.redisUrl
+      ? createCache({ settings: config.cache, redisUrl: config.redisUrl, namespace: config.storeNamespace, logger, metrics: options.cacheMetrics, typeTables: TYPE_TABLES })
+      : undefined;
+  if (cache && mode === 'invalidate') client.subscribeWrites(cache.invalidation());
   let closing: Promise<void> | undefined;
   return {
     client,
+    cache,
     emulator,
     sessionStore: kind,
     get storeWaiting() {
@@ -163,6 +189,7 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
           await client.close();
         } finally {
           await store.close();
+          await cache?.close();
           await semaphore?.close();
           await emulator?.close();
         }

@@ -12,18 +12,28 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
+import type { Cache } from './cache/index.js';
 import { contextFactory, type Context } from './context.js';
 import { createErrorHandling } from './errors.js';
 import { queryLimits, type QueryLimitOptions } from './limits/index.js';
 import { Readiness, drainHttpServer } from './health.js';
 import type { LegacyPort } from './legacy/port.js';
+import { ENTITIES } from './mapping/entities.js';
+import { attributeOf } from './mapping/entity.js';
 import type { Metrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 import { loadTypeDefs } from './schema.js';
 
 export interface ServerDependencies {
-  /** The legacy client (batched reads). */
+  /** The legacy client (batched reads), or any port to the ERP. */
   readonly source: LegacyPort;
+  /** The caches in front of `source` and the response cache (`src/cache/`); default none. */
+  readonly cache?: Cache;
+  /** The environment the subgraph reads (part of every cache key); default `default`. */
+  readonly environment?: string;
+  /** Operator operations (`purgeCache`) need `x-operator-token` equal to it; none: allowed outside production only. */
+  readonly operatorToken?: string;
   /**
    * Readiness of the process (`/ready`) and its view of the upstream; the server marks it ready
    * when started and draining when stopped. Default: a new one without upstream state.
@@ -69,7 +79,21 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
   const readiness = deps.readiness ?? new Readiness();
   readiness.registerMetrics(deps.metrics.registry);
   const errors = createErrorHandling({ logger: deps.logger, production: deps.production });
-  const createContext = contextFactory({ ...deps, upstreamReady: deps.upstreamReady ?? (() => readiness.upstreamAvailable()) });
+  const environment = deps.environment ?? 'default';
+  const uniqueAttributes: Record<string, string[]> = {};
+  for (const def of Object.values(ENTITIES)) {
+    uniqueAttributes[def.table] = def.alternateKeys.map((k) => attributeOf(def, k));
+  }
+  const source = deps.cache ? deps.cache.port(deps.source, { defaultEnvironment: environment, uniqueAttributes }) : deps.source;
+  const createContext = contextFactory({
+    ...deps,
+    source,
+    newReport: deps.cache ? () => deps.cache!.report() : undefined,
+    cache: deps.cache,
+    operatorToken: deps.operatorToken,
+    upstreamReady: deps.upstreamReady ?? (() => readiness.upstreamAvailable()),
+  });
+  const responseCache = deps.cache?.plugin<Context>((context) => context.cacheReport, environment);
 
   // Checked before execution, so a refused operation costs no upstream request.
   const limits = queryLimits<Context>({ ...deps.queryLimits, maxBatchSize: deps.maxBatchSize, maxPageSize: deps.maxPageSize });
@@ -87,6 +111,10 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
     // for exploring, so production turns it off like the Sandbox.
     introspection: !deps.production,
     plugins: [
+      // `@cacheControl` hints (and the configured default age) make `overallCachePolicy`; the
+      // response cache sets the headers itself, capped by the freshness of the rows it holds.
+      ApolloServerPluginCacheControl({ defaultMaxAge: deps.cache?.settings.ttlSeconds ?? 0, calculateHttpHeaders: false }),
+      ...(responseCache ? [responseCache] : []),
       deps.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       deps.metrics.plugin,
       errors.plugin,

@@ -7,6 +7,7 @@
  *             [--order-by "Nummer desc"] [--format json|csv]
  *   wsz push <table> <key> <field> <value>      write one field (optimistic locking)
  *   wsz session [--cookie | --logout]           show the shared session's state, or end it
+ *   wsz cache purge [--tag t…] [--table T…] [--all]   drop cached rows and answers on every replica
  *   wsz --emulator …                            run against a built-in emulator in this process
  *
  * Configuration as for the server (`LEGACY_API_URL`, `WSZ_CONFIG_FILE`, `REDIS_URL`, …). Without an
@@ -23,7 +24,8 @@ import { ConfigError, loadConfig } from '../config.js';
 import { LegacyAPIError } from '../legacy/errors.js';
 import { f, type FilterNode } from '../legacy/filter.js';
 import { findAttribute, findTable, TABLE_NAMES, TABLES, type TableDef } from '../legacy/tables.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+import { createCache, PurgeInputError } from '../cache/index.js';
+import { createRuntime, TYPE_TABLES, type Runtime } from '../runtime.js';
 
 /** Where the command writes; tests pass their own. */
 export interface CliIO {
@@ -216,6 +218,35 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       }
       await rt.client.ping(environment);
       io.out(`${JSON.stringify(await rt.client.sessionState(environment), null, 2)}\n`);
+    });
+
+  const cacheCommand = program.command('cache').description("the subgraph's shared cache (REDIS_URL)");
+  cacheCommand
+    .command('purge')
+    .description('drop cached rows and answers by tag or table, or everything, on every replica sharing REDIS_URL')
+    .option('--tag <tag...>', 'cache tags as answers list them in Cache-Tag: Artikel_Variante:<__KEY>, Artikel_Variante, or Product:<id>, Product')
+    .option('--table <table...>', 'tables (or GraphQL types) to drop entirely')
+    .option('--all', 'drop everything (a new cache epoch)')
+    .action(async (options: { tag?: string[]; table?: string[]; all?: boolean }) => {
+      // Needs no 4D server: only the shared store.
+      const config = loadConfig(io.env, { emulator: 'always' });
+      if (!config.redisUrl) {
+        throw new UsageError(
+          "REDIS_URL is not set: without it each subgraph keeps its cache in its own memory, which this command cannot reach; set REDIS_URL as the subgraph has it, or use the subgraph's purgeCache mutation",
+        );
+      }
+      if (!options.all && !options.tag?.length && !options.table?.length) throw new UsageError('cache purge: give --tag, --table or --all');
+      const logger = pino({ level: config.logLevel }, pino.destination(2));
+      const cache = createCache({ settings: config.cache, redisUrl: config.redisUrl, namespace: config.storeNamespace, logger, typeTables: TYPE_TABLES });
+      try {
+        const result = await cache.purge({ tags: options.tag, tables: options.table, all: options.all }, 'cli');
+        io.out(`${JSON.stringify(result)}\n`);
+      } catch (error) {
+        if (error instanceof PurgeInputError) throw new UsageError(`cache purge: ${error.message}`);
+        throw error;
+      } finally {
+        await cache.close();
+      }
     });
 
   try {

@@ -96,6 +96,11 @@ export type BulkUpdateProductsPayload = {
   products: Array<Product>;
 };
 
+/** Who may keep a cached answer: anyone (`PUBLIC`) or only the caller it was made for (`PRIVATE`). */
+export type CacheControlScope =
+  | 'PRIVATE'
+  | 'PUBLIC';
+
 /** A customer (legacy table `Kunden`). */
 export type Customer = {
   __typename?: 'Customer';
@@ -400,6 +405,13 @@ export type Mutation = {
    */
   bulkUpdateProducts: BulkUpdateProductsPayload;
   /**
+   * Operators only (the `x-operator-token` header must match `OPERATOR_TOKEN`; without a configured
+   * token only outside production): drops cached rows and answers on every replica. `tags` are
+   * cache tags as answers list them in `Cache-Tag` (`Artikel_Variante:<id>`, `Artikel_Variante`) or
+   * their GraphQL forms (`Product:<id>`, `Product`); `tables` drop a whole table; `all` everything.
+   */
+  purgeCache: PurgeCachePayload;
+  /**
    * Writes one mapped, writable attribute of one record: the equivalent of the old WSZ_api
    * `push_data`. `table` is the legacy table name (`Artikel_Variante`), `key` the record's `id`,
    * `field` the legacy attribute name (`Bezeichnung`). Read-only or unmapped attributes are rejected
@@ -430,6 +442,17 @@ export type Mutation = {
  */
 export type MutationBulkUpdateProductsArgs = {
   items: Array<BulkUpdateProductItem>;
+};
+
+
+/**
+ * Writes to the legacy WSZ ERP. Every update names the `stamp` it was based on: a concurrent change
+ * makes it fail with `STALE_STAMP` instead of being overwritten.
+ */
+export type MutationPurgeCacheArgs = {
+  all?: InputMaybe<Scalars['Boolean']['input']>;
+  tables?: InputMaybe<Array<Scalars['String']['input']>>;
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
 
@@ -904,6 +927,15 @@ export type ProductionOrderOrderField =
   | 'NUMBER'
   /** Priority. */
   | 'PRIORITY';
+
+/** The result of `purgeCache`. */
+export type PurgeCachePayload = {
+  __typename?: 'PurgeCachePayload';
+  /** Whether everything was dropped. */
+  all: Scalars['Boolean']['output'];
+  /** The tags moved to a new version (a record tag brings its table tag: lists may hold the record). */
+  tags: Array<Scalars['String']['output']>;
+};
 
 /** Entry points into the legacy WSZ ERP. Each domain file adds its own fields. */
 export type Query = {
@@ -1625,11 +1657,10 @@ export type ResolversTypes = {
   Address: ResolverTypeWrapper<AddressModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   BooleanFilter: BooleanFilter;
   BulkUpdateProductItem: BulkUpdateProductItem;
   BulkUpdateProductsPayload: ResolverTypeWrapper<Omit<BulkUpdateProductsPayload, 'products'> & { products: Array<ResolversTypes['Product']> }>;
+  CacheControlScope: CacheControlScope;
   Customer: ResolverTypeWrapper<CustomerModel>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   CustomerConnection: ResolverTypeWrapper<Omit<CustomerConnection, 'edges'> & { edges: Array<ResolversTypes['CustomerEdge']> }>;
@@ -1676,6 +1707,7 @@ export type ResolversTypes = {
   ProductionOrderItem: ResolverTypeWrapper<ProductionOrderItemModel>;
   ProductionOrderOrder: ProductionOrderOrder;
   ProductionOrderOrderField: ProductionOrderOrderField;
+  PurgeCachePayload: ResolverTypeWrapper<PurgeCachePayload>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   SalesRecord: ResolverTypeWrapper<SalesRecordModel>;
   SalesRecordConnection: ResolverTypeWrapper<Omit<SalesRecordConnection, 'edges'> & { edges: Array<ResolversTypes['SalesRecordEdge']> }>;
@@ -1700,6 +1732,8 @@ export type ResolversTypes = {
   UpdateProductionOrderItemInput: UpdateProductionOrderItemInput;
   UpdateProductionOrderItemPayload: ResolverTypeWrapper<Omit<UpdateProductionOrderItemPayload, 'productionOrderItem'> & { productionOrderItem: ResolversTypes['ProductionOrderItem'] }>;
   UpdateProductionOrderPayload: ResolverTypeWrapper<Omit<UpdateProductionOrderPayload, 'productionOrder'> & { productionOrder: ResolversTypes['ProductionOrder'] }>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1707,8 +1741,6 @@ export type ResolversParentTypes = {
   Address: AddressModel;
   String: Scalars['String']['output'];
   ID: Scalars['ID']['output'];
-  Boolean: Scalars['Boolean']['output'];
-  Int: Scalars['Int']['output'];
   BooleanFilter: BooleanFilter;
   BulkUpdateProductItem: BulkUpdateProductItem;
   BulkUpdateProductsPayload: Omit<BulkUpdateProductsPayload, 'products'> & { products: Array<ResolversParentTypes['Product']> };
@@ -1753,6 +1785,7 @@ export type ResolversParentTypes = {
   ProductionOrderFilter: ProductionOrderFilter;
   ProductionOrderItem: ProductionOrderItemModel;
   ProductionOrderOrder: ProductionOrderOrder;
+  PurgeCachePayload: PurgeCachePayload;
   Query: Record<PropertyKey, never>;
   SalesRecord: SalesRecordModel;
   SalesRecordConnection: Omit<SalesRecordConnection, 'edges'> & { edges: Array<ResolversParentTypes['SalesRecordEdge']> };
@@ -1774,7 +1807,17 @@ export type ResolversParentTypes = {
   UpdateProductionOrderItemInput: UpdateProductionOrderItemInput;
   UpdateProductionOrderItemPayload: Omit<UpdateProductionOrderItemPayload, 'productionOrderItem'> & { productionOrderItem: ResolversParentTypes['ProductionOrderItem'] };
   UpdateProductionOrderPayload: Omit<UpdateProductionOrderPayload, 'productionOrder'> & { productionOrder: ResolversParentTypes['ProductionOrder'] };
+  Boolean: Scalars['Boolean']['output'];
+  Int: Scalars['Int']['output'];
 };
+
+export type CacheControlDirectiveArgs = {
+  inheritMaxAge?: Maybe<Scalars['Boolean']['input']>;
+  maxAge?: Maybe<Scalars['Int']['input']>;
+  scope?: Maybe<CacheControlScope>;
+};
+
+export type CacheControlDirectiveResolver<Result, Parent, ContextType = Context, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type AddressResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Address'] = ResolversParentTypes['Address'], FederationReferenceType extends FederationReferenceTypes['Address'] = FederationReferenceTypes['Address']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Address']> | FederationReferenceType, FederationReferenceType, ContextType>;
@@ -1882,6 +1925,7 @@ export type MoldEdgeResolvers<ContextType = Context, ParentType extends Resolver
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   bulkUpdateProducts?: Resolver<ResolversTypes['BulkUpdateProductsPayload'], ParentType, ContextType, RequireFields<MutationBulkUpdateProductsArgs, 'items'>>;
+  purgeCache?: Resolver<ResolversTypes['PurgeCachePayload'], ParentType, ContextType, Partial<MutationPurgeCacheArgs>>;
   setLegacyField?: Resolver<ResolversTypes['SetLegacyFieldPayload'], ParentType, ContextType, RequireFields<MutationSetLegacyFieldArgs, 'field' | 'key' | 'table'>>;
   updateAddress?: Resolver<ResolversTypes['UpdateAddressPayload'], ParentType, ContextType, RequireFields<MutationUpdateAddressArgs, 'expectedStamp' | 'id' | 'input'>>;
   updateCustomer?: Resolver<ResolversTypes['UpdateCustomerPayload'], ParentType, ContextType, RequireFields<MutationUpdateCustomerArgs, 'expectedStamp' | 'id' | 'input'>>;
@@ -2017,6 +2061,11 @@ export type ProductionOrderItemResolvers<ContextType = Context, ParentType exten
   time?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   uuid?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   value?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
+
+export type PurgeCachePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PurgeCachePayload'] = ResolversParentTypes['PurgeCachePayload']> = {
+  all?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
@@ -2158,6 +2207,7 @@ export type Resolvers<ContextType = Context> = {
   ProductionOrderConnection?: ProductionOrderConnectionResolvers<ContextType>;
   ProductionOrderEdge?: ProductionOrderEdgeResolvers<ContextType>;
   ProductionOrderItem?: ProductionOrderItemResolvers<ContextType>;
+  PurgeCachePayload?: PurgeCachePayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SalesRecord?: SalesRecordResolvers<ContextType>;
   SalesRecordConnection?: SalesRecordConnectionResolvers<ContextType>;
@@ -2172,3 +2222,6 @@ export type Resolvers<ContextType = Context> = {
   UpdateProductionOrderPayload?: UpdateProductionOrderPayloadResolvers<ContextType>;
 };
 
+export type DirectiveResolvers<ContextType = Context> = {
+  cacheControl?: CacheControlDirectiveResolver<any, any, ContextType>;
+};

@@ -26,3 +26,8 @@ export class StaleStampError extends Error {
 export class EntityNotFoundError extends Error {
   override name = 'EntityNotFoundError';
 }
+
+/** The operation is for operators only (the operator token did not match, or none is configured in production). */
+export class ForbiddenError extends Error {
+  override name = 'ForbiddenError';
+}

@@ -1,4 +1,6 @@
 import type { MutationResolvers } from '../generated/resolvers-types.js';
+import { PurgeInputError } from '../cache/index.js';
+import { ForbiddenError, InputError } from '../mapping/errors.js';
 import {
   AddressEntity,
   CustomerEntity,
@@ -32,4 +34,15 @@ export const Mutation = {
   }),
   setLegacyField: (_root, { table, key, field, value, expectedStamp }, { data }) =>
     data.setLegacyField(table, key, field, value, expectedStamp),
+  purgeCache: async (_root, { tags, tables, all }, { cache, operator, logger }) => {
+    if (!operator) throw new ForbiddenError('purgeCache is for operators: send the x-operator-token header with the configured OPERATOR_TOKEN');
+    if (!cache) throw new InputError('this subgraph runs without a cache (CACHE=off): nothing to purge');
+    try {
+      return await cache.purge({ tags: tags ?? undefined, tables: tables ?? undefined, all: all ?? false }, 'graphql');
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'purgeCache failed');
+      if (error instanceof PurgeInputError) throw new InputError(`purgeCache: ${error.message}`);
+      throw error;
+    }
+  },
 } satisfies MutationResolvers;
