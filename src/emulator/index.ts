@@ -125,6 +125,8 @@ export interface Emulator {
   readonly counters: EmulatorCounters;
   /** Zeroes the counters in place and clears `requestLog`. */
   resetCounters(): void;
+  /** Disarms every fault still armed (the 4D server is healthy again). */
+  clearFaults(): void;
   /** The last 1000 requests, oldest first. */
   requestLog: RequestLogEntry[];
   setLatency(ms: number, jitterMs?: number): void;

@@ -505,6 +505,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     set requestLog(log: RequestLogEntry[]) {
       requestLog = log;
     },
+    clearFaults(): void {
+      faults.clear();
+    },
     resetCounters(): void {
       resetCounters(counters, tableNames);
       requestLog.length = 0;

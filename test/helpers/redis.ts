@@ -88,8 +88,17 @@ export class PrivateRedis {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers, nothing is lost. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+  /** Lets a paused server go on (SIGCONT), with all its data. */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
   async stop(): Promise<void> {
     const child = this.child;
+    child?.kill('SIGCONT');
     this.child = undefined;
     if (!child || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {
