@@ -31,7 +31,7 @@ export const NO_CACHE_METRICS: CacheMetrics = {
 export function createCacheMetrics(registry: Registry): CacheMetrics {
   const lookups = new Counter({
     name: 'cache_lookups_total',
-    help: 'Cache lookups by layer (record, index, list, response), type (table or operation) and result (hit, miss, stale)',
+    help: 'Cache lookups by layer (record, index, list, response), type (the table, or an answer’s first root field) and result (hit, miss, stale)',
     labelNames: ['layer', 'type', 'result'] as const,
     registers: [registry],
   });

@@ -57,6 +57,15 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/**
+ * The metric label of an operation: its first root field (bounded by the schema, unlike operation
+ * names, which clients choose).
+ */
+function metricType(rc: { operation?: { selectionSet: { selections: readonly { kind: string; name?: { value: string } }[] } } | null }): string {
+  const first = rc.operation?.selectionSet.selections.find((s) => s.kind === 'Field');
+  return first?.name?.value ?? 'query';
+}
+
 const sha = (text: string) => createHash('sha256').update(text).digest('base64url');
 
 function tagHeader(tags: readonly string[]): string {
@@ -117,7 +126,7 @@ export function responseCachePlugin<TContext extends object>(options: ResponseCa
           const fresh = usable.find(({ lookup }) => lookup.state === 'fresh');
           if (fresh && fresh.lookup.state === 'fresh') {
             status = 'hit';
-            metrics.lookup('response', rc.operationName ?? 'anonymous', 'hit');
+            metrics.lookup('response', metricType(rc), 'hit');
             const out = respond(rc, fresh.lookup.entry, 'hit');
             const headers = new HeaderMap();
             for (const [k, v] of out.headers) headers.set(k, v);
@@ -140,14 +149,14 @@ export function responseCachePlugin<TContext extends object>(options: ResponseCa
           // 4D could not answer: an answer within grace is served instead, marked stale.
           if (errors.length > 0 && fallback && errors.every((e) => UNAVAILABLE.has(String(e.extensions?.code)))) {
             status = 'stale';
-            metrics.lookup('response', rc.operationName ?? 'anonymous', 'stale');
+            metrics.lookup('response', metricType(rc), 'stale');
             const out = respond(rc, fallback, 'stale');
             for (const [k, v] of out.headers) rc.response.http.headers.set(k, v);
             rc.response.http.status = 200;
             body.singleResult = { data: fallback.v.data, extensions: { ...result.extensions, ...out.extensions } };
             return;
           }
-          metrics.lookup('response', rc.operationName ?? 'anonymous', 'miss');
+          metrics.lookup('response', metricType(rc), 'miss');
           const policy = rc.overallCachePolicy.policyIfCacheable();
           const now = cache.now();
           const freshMs = Math.min(policy ? policy.maxAge * 1000 : 0, (report?.freshUntil ?? now) - now);
