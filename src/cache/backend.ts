@@ -152,6 +152,16 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
   });
   const adapter = new KeyvRedis<unknown>(client, { namespace: `${options.namespace}:cache`, throwOnConnectError: false, throwOnErrors: true, connectionTimeout: options.timeoutMs });
   const keyv = new Keyv<unknown>({ store: adapter, namespace: `${options.namespace}:cache`, useKeyPrefix: false, throwOnErrors: true });
+  // A stored value that is not JSON must be one undecodable entry (a counted miss above), not a
+  // thrown `getMany` that fails the whole batch and looks like an outage (and a new epoch).
+  const parse = keyv.deserialize!;
+  keyv.deserialize = (async (data: string) => {
+    try {
+      return await parse(data);
+    } catch {
+      return { value: { undecodable: true } };
+    }
+  }) as typeof parse;
   const events = new EventEmitter();
   const tagPrefix = `${options.namespace}:{${options.namespace}:tags}`;
   const epochKey = `${tagPrefix}:epoch`;

@@ -169,7 +169,13 @@ export class TaggedCache {
 
   /** Starts a new epoch: every entry stored so far is a miss. */
   async purgeAll(source: string): Promise<void> {
-    await this.backend.bumpEpoch();
+    try {
+      if (!(await this.ready())) throw new Error('the cache store cannot be reached; nothing was purged');
+      await this.backend.bumpEpoch();
+    } catch (error) {
+      this.metrics.invalidationFailed(source);
+      throw error;
+    }
     this.metrics.invalidated(source, 1);
   }
 
