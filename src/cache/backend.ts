@@ -27,8 +27,11 @@ export interface CacheBackend {
   setMany(entries: readonly StoredEntry[]): Promise<void>;
   /** The current version token of each tag. */
   versions(tags: readonly string[]): Promise<string[]>;
-  /** Moves every tag to a new version at once; resolves with the new tokens. */
-  bump(tags: readonly string[]): Promise<string[]>;
+  /**
+   * Moves every tag to a new version at once; resolves with the new tokens, followed by the current
+   * tokens of `read` (read in the same atomic step, so nothing moves between the two).
+   */
+  bump(tags: readonly string[], read?: readonly string[]): Promise<string[]>;
   /** A new epoch: every entry stored before is a miss from now on. */
   bumpEpoch(): Promise<void>;
   /** `true` while the store is believed reachable. */
@@ -74,13 +77,13 @@ export function createMemoryBackend(options: MemoryBackendOptions): CacheBackend
     async versions(tags) {
       return tags.map(token);
     },
-    async bump(tags) {
+    async bump(tags, read = []) {
       if (counters.size + tags.length > maxTags) {
         counters.clear();
         epoch = randomUUID().slice(0, 8);
       }
       for (const tag of tags) counters.set(tag, (counters.get(tag) ?? 0) + 1);
-      return tags.map(token);
+      return [...tags.map(token), ...read.map(token)];
     },
     async bumpEpoch() {
       counters.clear();
@@ -111,10 +114,15 @@ if not epoch then
   redis.call('SET', KEYS[1], epoch)
 end
 local out = {}
+local bumped = tonumber(ARGV[3])
 for i = 2, #KEYS do
-  local n = redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[1])
-  out[i - 1] = epoch .. '.' .. n
+  if i - 1 <= bumped then
+    local n = redis.call('INCR', KEYS[i])
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+    out[i - 1] = epoch .. '.' .. n
+  else
+    out[i - 1] = epoch .. '.' .. (redis.call('GET', KEYS[i]) or '0')
+  end
 end
 return out`;
 
@@ -223,11 +231,14 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
       );
       return out as string[];
     },
-    async bump(tags) {
+    async bump(tags, read = []) {
       if (tags.length === 0) return [];
       await ready();
       const out = await withTimeout(
-        client.eval(BUMP_SCRIPT, { keys: [epochKey, ...tags.map(tagKey)], arguments: [String(options.counterTtlMs), randomUUID().slice(0, 8)] }),
+        client.eval(BUMP_SCRIPT, {
+          keys: [epochKey, ...tags.map(tagKey), ...read.map(tagKey)],
+          arguments: [String(options.counterTtlMs), randomUUID().slice(0, 8), String(tags.length)],
+        }),
         options.timeoutMs,
         'tag bump',
       );

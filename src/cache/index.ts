@@ -7,6 +7,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from 'pino';
 import type { CacheConfig } from '../config.js';
+import { allRecordsTag } from '../legacy/client-types.js';
 import type { LegacyPort, WriteListener } from '../legacy/port.js';
 import { createMemoryBackend, createRedisBackend, type CacheBackend } from './backend.js';
 import { NO_CACHE_METRICS, type CacheMetrics } from './metrics.js';
@@ -155,7 +156,12 @@ export class Cache {
       return resolved;
     };
     const tags = new Set<string>();
-    for (const name of request.tables ?? []) tags.add(table(name));
+    // A table goes whole: its lists and indexes (`Table`) and every record (`Table:*`).
+    const wholeTable = (t: string) => {
+      tags.add(t);
+      tags.add(allRecordsTag(t));
+    };
+    for (const name of request.tables ?? []) wholeTable(table(name));
     for (const raw of request.tags ?? []) {
       const at = raw.indexOf(':');
       if (at < 0) {

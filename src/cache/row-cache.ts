@@ -1,8 +1,9 @@
 /**
  * The shared row caches, as a {@link LegacyPort} in front of another port (the legacy client):
  *
- * - records: `Table:__KEY` → the row (or "not found"), tagged with the record tag (and, when not
- *   found, the table tag, so a created record shows at once);
+ * - records: `Table:__KEY` → the row (or "not found"), tagged with the record tag and `Table:*`
+ *   (moved only to drop the whole table), and, when not found, the table tag, so a created record
+ *   shows at once;
  * - key indexes: `Table.attribute = value` → the `__KEY`s it matched. A unique alternate key
  *   (`sku`, `customerNumber`, `number`) is tagged with its record; a 1→N relation or a key that
  *   matched nothing with the table, since any write to the table can change who matches;
@@ -27,7 +28,7 @@ import {
   LegacyBulkUpdateError,
 } from '../legacy/errors.js';
 import { QueueTimeoutError } from '../legacy/concurrency.js';
-import { recordTag, type FetchByKeysOptions, type FetchRecordOptions, type FetchTableOptions, type Page, type ReadReport, type Row, type WriteEvent } from '../legacy/client-types.js';
+import { allRecordsTag, recordTag, type FetchByKeysOptions, type FetchRecordOptions, type FetchTableOptions, type Page, type ReadReport, type Row, type WriteEvent } from '../legacy/client-types.js';
 import { foldKey } from '../legacy/keys.js';
 import type { LegacyPort, WriteListener } from '../legacy/port.js';
 import type { CacheMetrics } from './metrics.js';
@@ -191,7 +192,7 @@ export class RowCache implements LegacyPort {
     extra: (after: ReadonlyMap<string, string>) => Array<{ key: string; entry: Entry }>,
     report: ReadReport | undefined,
   ): Promise<void> {
-    const tags = [table, ...new Set(rows.map((r) => recordTag(table, r.__KEY)))];
+    const tags = [table, allRecordsTag(table), ...new Set(rows.map((r) => recordTag(table, r.__KEY)))];
     const after = await this.cache.versions(tags);
     if (!after || after.get(table) !== before.get(table)) {
       // Something of the table changed meanwhile: this answer cannot be vouched for.
@@ -204,7 +205,12 @@ export class RowCache implements LegacyPort {
     }
     const entries = rows.map((row) => ({
       key: this.recordKey(table, row.__KEY, options),
-      entry: this.cache.entry<Row | null>(row, { [recordTag(table, row.__KEY)]: after.get(recordTag(table, row.__KEY))! }, this.ttl(table), this.options.graceMs),
+      entry: this.cache.entry<Row | null>(
+        row,
+        { [recordTag(table, row.__KEY)]: after.get(recordTag(table, row.__KEY))!, [allRecordsTag(table)]: after.get(allRecordsTag(table))! },
+        this.ttl(table),
+        this.options.graceMs,
+      ),
     }));
     await this.cache.write([...entries, ...extra(after)]);
   }
@@ -215,7 +221,7 @@ export class RowCache implements LegacyPort {
     if (unique.length === 0) return [];
     const report = options.report;
     const entryKeys = unique.map((k) => this.recordKey(table, k, options));
-    const got = await this.cache.read<Row | null>(entryKeys, [table, ...unique.map((k) => recordTag(table, k))]);
+    const got = await this.cache.read<Row | null>(entryKeys, [table, allRecordsTag(table), ...unique.map((k) => recordTag(table, k))]);
     const found = new Map<string, Row | null>();
     const stale = new Map<string, Entry<Row | null>>();
     const missing: string[] = [];
@@ -308,7 +314,10 @@ export class RowCache implements LegacyPort {
     const entries = [...rows].map(([key, row]) => {
       const tag = recordTag(table, key);
       // Not found: also under the table tag, so a record created later is found at once.
-      const tags: Record<string, string> = row ? { [tag]: before.get(tag)! } : { [tag]: before.get(tag)!, [table]: before.get(table)! };
+      const all = allRecordsTag(table);
+      const tags: Record<string, string> = row
+        ? { [tag]: before.get(tag)!, [all]: before.get(all)! }
+        : { [tag]: before.get(tag)!, [all]: before.get(all)!, [table]: before.get(table)! };
       return { key: this.recordKey(table, key, options), entry: this.cache.entry<Row | null>(row, tags, this.ttl(table), this.options.graceMs) };
     });
     await this.cache.write(entries);
@@ -394,6 +403,7 @@ export class RowCache implements LegacyPort {
           const tags: Record<string, string> = {};
           // Who matches a non-unique value (or a value nothing had) changes with any write to the table.
           if (!unique || rows.length === 0) tags[table] = after.get(table)!;
+          tags[allRecordsTag(table)] = after.get(allRecordsTag(table))!;
           for (const row of rows) tags[recordTag(table, row.__KEY)] = after.get(recordTag(table, row.__KEY))!;
           return { key: this.indexKey(table, attribute, f, options), entry: this.cache.entry<readonly string[]>(rows.map((r) => r.__KEY), tags, this.ttl(table), this.options.graceMs) };
         }),
@@ -410,7 +420,8 @@ export class RowCache implements LegacyPort {
    */
   private async afterWrite(event: WriteEvent): Promise<void> {
     const tags = [...new Set([event.table, ...event.tags])];
-    const tokens = await this.cache.bump(tags, 'write');
+    const all = allRecordsTag(event.table);
+    const tokens = await this.cache.bump(tags, 'write', [all]);
     if (!tokens || event.outcome !== 'saved' || !event.rows?.length) return;
     const shapes = this.shapes.get(`${event.environment}\u0000${event.table}`);
     if (!shapes) return;
@@ -424,7 +435,7 @@ export class RowCache implements LegacyPort {
         const projected = Object.fromEntries(['__KEY', '__STAMP', '__TIMESTAMP', ...attributes].filter((a) => a in row).map((a) => [a, row[a]])) as Row;
         entries.push({
           key: this.recordKey(event.table, row.__KEY, { environment: event.environment, attributes }),
-          entry: this.cache.entry<Row | null>(projected, { [recordTag(event.table, row.__KEY)]: token }, this.ttl(event.table), this.options.graceMs),
+          entry: this.cache.entry<Row | null>(projected, { [recordTag(event.table, row.__KEY)]: token, [all]: tokens.get(all)! }, this.ttl(event.table), this.options.graceMs),
         });
       }
     }
@@ -476,6 +487,7 @@ export class RowCache implements LegacyPort {
     const until = this.cache.now() + this.ttl(table);
     const tag = recordTag(table, key);
     report.observe(tag, before.get(tag)!, until);
+    report.observe(allRecordsTag(table), before.get(allRecordsTag(table))!, until);
     if (!row) report.observe(table, before.get(table)!, until);
   }
 

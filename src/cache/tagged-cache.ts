@@ -146,16 +146,17 @@ export class TaggedCache {
   }
 
   /**
-   * Moves `tags` to new versions; resolves with the new tokens, or `undefined` when the store could
+   * Moves `tags` to new versions; resolves with the new tokens (and the current ones of `read`, read
+   * in the same atomic step), or `undefined` when the store could
    * not be reached (counted and logged as a failed invalidation: nothing the store holds was changed).
    */
-  async bump(tags: readonly string[], source: string): Promise<Map<string, string> | undefined> {
+  async bump(tags: readonly string[], source: string, read: readonly string[] = []): Promise<Map<string, string> | undefined> {
     if (tags.length === 0) return new Map();
     try {
       if (!(await this.ready())) throw new Error('the cache store is unavailable');
-      const tokens = await this.backend.bump(tags);
+      const tokens = await this.backend.bump(tags, read);
       this.metrics.invalidated(source, tags.length);
-      return new Map(tags.map((tag, i) => [tag, tokens[i]!]));
+      return new Map([...tags, ...read].map((tag, i) => [tag, tokens[i]!]));
     } catch (error) {
       this.metrics.invalidationFailed(source);
       this.log.warn(

@@ -218,6 +218,15 @@ export function writeTags(table: string, keys: readonly string[], recordsOnly = 
   return [...(recordsOnly ? [] : [table]), ...keys.map((key) => recordTag(table, key))];
 }
 
+/**
+ * The tag every cached record of `table` carries besides its own (`Table:*`): moved only when the
+ * whole table must be dropped (a purge of the table, a change feed that overflowed, "assume
+ * everything changed"), never by an ordinary write.
+ */
+export function allRecordsTag(table: string): string {
+  return `${table}:*`;
+}
+
 /** The cache tag of one record: `Table:__KEY`. */
 export function recordTag(table: string, key: string): string {
   return `${table}:${key}`;

@@ -25,6 +25,7 @@ export {
   type ReadReport,
   writeTags,
   recordTag,
+  allRecordsTag,
 } from './client.js';
 export type { LegacyPort, WriteListener } from './port.js';
 export { foldKey } from './keys.js';

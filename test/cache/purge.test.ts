@@ -82,6 +82,19 @@ describe('purgeCache and wsz cache purge', () => {
       expect(await cost(replica, ids[0]!)).toBe(0);
     });
 
+    it('tables: [Product] drops every record of the table (and nothing of another table)', async () => {
+      replica = await startReplica({ emulator, operatorToken: TOKEN });
+      await warm(replica, [ids[0]!, ids[1]!]);
+      const family = `{ productFamilies(first: 1) { edges { node { id } } } }`;
+      await replica.post(family);
+      const purged = await replica.post<PurgeAnswer>(PURGE, { tables: ['Product'] }, { 'x-operator-token': TOKEN });
+      expect([...purged.data!.purgeCache.tags].sort()).toEqual(['Artikel_Variante', 'Artikel_Variante:*']);
+      expect(await cost(replica, ids[0]!)).toBeGreaterThan(0);
+      expect(await cost(replica, ids[1]!)).toBeGreaterThan(0);
+      const other = await upstreamDuring(emulator, () => replica!.post(family));
+      expect(other.requests).toBe(0);
+    });
+
     it('all: true drops everything', async () => {
       replica = await startReplica({ emulator, operatorToken: TOKEN });
       await warm(replica, [ids[0]!, ids[1]!]);
