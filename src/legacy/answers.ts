@@ -86,6 +86,7 @@ export function parseCollection(rt: Pick<Runtime, 'name'>, table: TableDef, json
     total,
     first: typeof json.__FIRST === 'number' ? json.__FIRST : 0,
     sent: typeof json.__SENT === 'number' ? json.__SENT : rows.length,
+    ...(typeof json.__GlobalStamp === 'number' ? { globalStamp: json.__GlobalStamp } : {}),
   };
 }
 

@@ -15,6 +15,13 @@ export async function ping(rt: Runtime, maxUrlBytes: number): Promise<PingResult
   return { environment: rt.name, durationMs: performance.now() - started };
 }
 
+/** The `$info` answer as 4D sends it (e.g. `hasDataChangeTracking`). */
+export async function info(rt: Runtime, maxUrlBytes: number): Promise<Record<string, unknown>> {
+  const json = await getJson(rt, maxUrlBytes, { path: '$info', route: 'info' });
+  if (!isPlainObject(json)) throw new LegacyAPIDataError('4D $info answer is not an object', { environment: rt.name });
+  return json;
+}
+
 /** Names of the dataclasses the server exposes (`GET $catalog`). */
 export async function listTables(rt: Runtime, maxUrlBytes: number): Promise<string[]> {
   const json = await getJson(rt, maxUrlBytes, { path: '$catalog', route: 'catalog' });

@@ -170,6 +170,8 @@ export interface Page {
   first: number;
   /** `__SENT`. */
   sent: number;
+  /** The envelope's `__GlobalStamp`: the value the datastore's next change will get (0 without change tracking). */
+  globalStamp?: number;
 }
 
 /** Options of {@link LegacyClient.fetchAll}. */

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { ensureOk, toRow } from './answers.js';
-import { listTables, ping } from './catalog.js';
+import { info, listTables, ping } from './catalog.js';
 import {
   checkEnvironment,
   clientLogger,
@@ -349,6 +349,11 @@ export class LegacyClient implements LegacyPort {
   /** `GET $info` through the shared session: resolves when the environment answers (readiness). */
   async ping(environment?: string): Promise<PingResult> {
     return ping(this.runtime(environment), this.settings.maxUrlBytes);
+  }
+
+  /** `GET $info` as 4D answers it (the change watcher reads `hasDataChangeTracking`). */
+  async info(environment?: string): Promise<Record<string, unknown>> {
+    return info(this.runtime(environment), this.settings.maxUrlBytes);
   }
 
   /** Names of the dataclasses the server exposes (`GET $catalog`). */

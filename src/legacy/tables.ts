@@ -129,7 +129,25 @@ export type TableName =
   | 'Werksauftraege'
   | 'WerksauftrPos';
 
-const byName = new Map(TABLES.map((t) => [t.name, t]));
+/**
+ * 4D's table of deletions under data change tracking (protocol reference §11): one row per deleted
+ * record of a tracked table. Known to the client (the change watcher reads it), never mapped.
+ */
+export const DELETED_RECORDS: TableDef = {
+  name: '__DeletedRecords',
+  tableNumber: 0,
+  attributes: [
+    { name: '__PrimaryKey', type: 'string' },
+    { name: '__TableName', type: 'string' },
+    { name: '__TableNumber', type: 'long' },
+    { name: '__Stamp', type: 'number' },
+  ],
+};
+
+/** The datastore-wide change counter each record of a tracked table carries (§11). */
+export const GLOBAL_STAMP = '__GlobalStamp';
+
+const byName = new Map([...TABLES, DELETED_RECORDS].map((t) => [t.name, t]));
 
 /** Names of every known table, for error messages and the command line. */
 export const TABLE_NAMES: readonly string[] = TABLES.map((t) => t.name);
@@ -146,5 +164,6 @@ export function findTable(name: string): TableDef | undefined {
 export function findAttribute(table: TableDef, name: string): AttributeDef | undefined {
   if (name === '__KEY' || name === '__TIMESTAMP') return { name, type: 'string' };
   if (name === '__STAMP') return { name, type: 'long' };
+  if (name === GLOBAL_STAMP && table !== DELETED_RECORDS) return { name, type: 'number' };
   return table.attributes.find((a) => a.name === name);
 }
