@@ -34,6 +34,13 @@ export interface CacheBackend {
   bump(tags: readonly string[], read?: readonly string[]): Promise<string[]>;
   /** A new epoch: every entry stored before is a miss from now on. */
   bumpEpoch(): Promise<void>;
+  /**
+   * Takes or renews the lease `key` for `owner` for `ttlMs` (atomic: `SET NX PX`, or `PEXPIRE` when
+   * `owner` already holds it); `false` when someone else holds it.
+   */
+  lease(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it. */
+  releaseLease(key: string, owner: string): Promise<void>;
   /** `true` while the store is believed reachable. */
   readonly available: boolean;
   /** Emits `down` (with the error message) and `up` when reachability changes. */
@@ -64,8 +71,18 @@ export function createMemoryBackend(options: MemoryBackendOptions): CacheBackend
   const counters = new Map<string, number>();
   let epoch = randomUUID().slice(0, 8);
   const token = (tag: string) => `${epoch}.${counters.get(tag) ?? 0}`;
+  const leases = new Map<string, { owner: string; until: number }>();
   return {
     kind: 'memory',
+    async lease(key, owner, ttlMs) {
+      const held = leases.get(key);
+      if (held && held.owner !== owner && held.until > Date.now()) return false;
+      leases.set(key, { owner, until: Date.now() + ttlMs });
+      return true;
+    },
+    async releaseLease(key, owner) {
+      if (leases.get(key)?.owner === owner) leases.delete(key);
+    },
     available: true,
     events: new EventEmitter(),
     async getMany(keys) {
@@ -137,6 +154,16 @@ for i = 2, #KEYS do
   out[i - 1] = epoch .. '.' .. (redis.call('GET', KEYS[i]) or '0')
 end
 return out`;
+
+const LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0`;
+
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -243,6 +270,19 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
         'tag bump',
       );
       return out as string[];
+    },
+    async lease(key, owner, ttlMs) {
+      await ready();
+      const out = await withTimeout(
+        client.eval(LEASE_SCRIPT, { keys: [`${options.namespace}:lease:${key}`], arguments: [owner, String(Math.max(1, Math.round(ttlMs)))] }),
+        options.timeoutMs,
+        'lease',
+      );
+      return out === 1;
+    },
+    async releaseLease(key, owner) {
+      await ready();
+      await withTimeout(client.eval(RELEASE_SCRIPT, { keys: [`${options.namespace}:lease:${key}`], arguments: [owner] }), options.timeoutMs, 'lease release');
     },
     async bumpEpoch() {
       await ready();
