@@ -89,8 +89,32 @@ export interface AppConfig {
   readonly emulator?: EmulatorConfig;
   /** The caches in front of the ERP (see `src/cache/`). */
   readonly cache: CacheConfig;
+  /** The change watcher (`src/watcher/`): how changes made in the ERP itself are noticed. */
+  readonly changes: ChangesConfig;
   /** Token operators send as `x-operator-token` for `purgeCache`; `OPERATOR_TOKEN`, default none (then operator operations work only outside production). */
   readonly operatorToken?: string;
+}
+
+/** Change-watcher settings. */
+export interface ChangesConfig {
+  /** `auto` (default), `globalStamp`, `timestamp` or `off`; `CHANGE_STRATEGY`. */
+  readonly strategy: 'auto' | 'globalStamp' | 'timestamp' | 'off';
+  /** Poll interval; `CHANGE_POLL_MS`, default 2000 (200 to 600000). */
+  readonly pollMs: number;
+  /** Past this many changed keys of one table in one poll, the whole table is dropped; `CHANGE_MAX_KEYS`, default 1000. */
+  readonly maxKeysPerTable: number;
+}
+
+function changesConfig(env: Env): ChangesConfig {
+  const strategies = ['auto', 'globalStamp', 'timestamp', 'off'] as const;
+  const raw = env.CHANGE_STRATEGY || 'auto';
+  const strategy = strategies.find((s) => s === raw);
+  if (!strategy) throw new ConfigError(`CHANGE_STRATEGY must be one of ${strategies.join(', ')}, got ${JSON.stringify(raw)}`);
+  return {
+    strategy,
+    pollMs: intSetting(env, 'CHANGE_POLL_MS', 2000, 200, 600_000),
+    maxKeysPerTable: intSetting(env, 'CHANGE_MAX_KEYS', 1000, 1, 1_000_000),
+  };
 }
 
 /** Cache settings; every `CACHE_*` variable that is not one of these stops start-up. */
@@ -495,6 +519,7 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
     emulator,
     cache: cacheConfig(env, env.NODE_ENV ?? 'development'),
     operatorToken: operatorToken(env),
+    changes: changesConfig(env),
   };
   return deepFreeze(config);
 }

@@ -70,6 +70,8 @@ export interface ReadinessReport {
   readonly waitingFor?: readonly string[];
   /** Absent until a session source is attached (see {@link Readiness.watchSessions}). */
   readonly upstream?: UpstreamReport;
+  /** Extra sections (the cache store, the change watcher), from {@link Readiness.describe}. */
+  readonly [section: string]: unknown;
 }
 
 /** Options of {@link Readiness}. */
@@ -192,10 +194,18 @@ export class Readiness {
     }
   }
 
+  private readonly sections = new Map<string, () => unknown>();
+
+  /** Adds a section to the `/ready` body (it must answer at once, without upstream requests). */
+  describe(name: string, section: () => unknown): void {
+    this.sections.set(name, section);
+  }
+
   /** The `/ready` body: answers within `sessionTimeoutMs` and costs no upstream request. */
   async report(): Promise<ReadinessReport> {
     const waiting = this.current === 'starting' ? this.waitingFor : [];
-    const base = { status: this.current, ready: this.ready, inFlight: this.inFlight, ...(waiting.length ? { waitingFor: waiting } : {}) };
+    const extra = Object.fromEntries([...this.sections].map(([name, section]) => [name, section()]));
+    const base = { status: this.current, ready: this.ready, inFlight: this.inFlight, ...(waiting.length ? { waitingFor: waiting } : {}), ...extra };
     if (!this.source) return base;
     return { ...base, upstream: await this.upstream() };
   }

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig, maskSecrets } from './config.js';
 import { Readiness } from './health.js';
 import { createCacheMetrics } from './cache/index.js';
+import { createChangeWatcher } from './watcher/index.js';
 import { createMetrics } from './metrics.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { buildServer } from './server.js';
@@ -70,6 +71,10 @@ async function main(): Promise<void> {
     shutdownGraceMs: config.shutdownGraceMs,
   });
 
+  const watcher = rt.cache && config.cache.enabled ? createChangeWatcher({ config, source: rt.client, cache: rt.cache, logger, registry: metrics.registry }) : undefined;
+  readiness.describe('cache', () => ({ store: config.cache.enabled ? rt.cache?.store : 'off', usable: rt.cache?.tagged.usable ?? false }));
+  if (watcher) readiness.describe('changes', () => watcher.status());
+
   // The one handler of SIGTERM and SIGINT. A repeated signal (npm forwards the terminal's SIGINT
   // that node also received) does not cut the drain short.
   let stopping = false;
@@ -86,8 +91,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs + CLOSE_MARGIN_MS);
     hardStop.unref();
-    server
-      .stop()
+    // The watcher stops beside the drain (its poll in flight gets the same moment), then the runtime closes.
+    Promise.all([server.stop(), watcher?.stop()])
       .then(() => rt.close())
       .then(
         () => {
@@ -105,6 +110,8 @@ async function main(): Promise<void> {
 
   await server.start();
   if (stopping) return;
+  // Polls in the background; a server it cannot reach yet is logged, never a failed start.
+  void watcher?.start().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'change watcher could not start'));
   await new Promise<void>((resolve, reject) => {
     server.httpServer.once('error', reject);
     server.httpServer.listen(config.port, config.host, () => resolve());
