@@ -6,6 +6,7 @@
 import { pino } from 'pino';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/index.js';
 import { createLegacyClient, type LegacyClient } from '../src/legacy/index.js';
+import type { Cache } from '../src/cache/index.js';
 import type { QueryLimitOptions } from '../src/limits/index.js';
 import { createMetrics } from '../src/metrics.js';
 import { buildServer, type BuiltServer } from '../src/server.js';
@@ -34,8 +35,11 @@ export interface BenchServer {
 export interface BenchSubgraph {
   readonly emulator: Emulator;
   readonly client: LegacyClient;
-  /** Builds and starts a subgraph server over the shared client (`queryLimits`: default, the server's defaults). */
-  addServer(maxBatchSize: number, queryLimits?: QueryLimitOptions): Promise<BenchServer>;
+  /**
+   * Builds and starts a subgraph server over the shared client (`queryLimits`: default, the server's
+   * defaults; `cache`: the caches in front of the client, default none; the caller closes it).
+   */
+  addServer(maxBatchSize: number, queryLimits?: QueryLimitOptions, options?: { cache?: Cache }): Promise<BenchServer>;
   /** Stops every server, then the client, then the emulator. */
   close(): Promise<void>;
 }
@@ -51,9 +55,10 @@ export async function startBenchSubgraph(emulatorOptions: EmulatorOptions): Prom
   return {
     emulator,
     client,
-    async addServer(maxBatchSize, queryLimits) {
+    async addServer(maxBatchSize, queryLimits, options) {
       const server = buildServer({
         source: client,
+        cache: options?.cache,
         logger: pino({ level: 'silent' }),
         metrics: createMetrics({ defaultMetrics: false }),
         production: true,
