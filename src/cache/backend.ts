@@ -57,16 +57,26 @@ export interface MemoryBackendOptions {
   maxTags?: number;
 }
 
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** The in-memory backend: one process, bounded, LRU. */
 export function createMemoryBackend(options: MemoryBackendOptions): CacheBackend {
-  const lru = new LRUCache<string, string>({
+  const lru = new LRUCache<string, { value: unknown; expires?: number }>({
     max: options.maxEntries,
     maxSize: options.maxBytes,
-    // Keyv stores serialized strings; a JS string costs about two bytes per character.
-    sizeCalculation: (value, key) => 2 * (value.length + key.length) + 64,
+    // Measured once, when stored: the size of the entry as JSON (V8 keeps such text at about a byte
+    // per character), plus the key and some overhead.
+    sizeCalculation: (stored, key) => JSON.stringify(stored.value).length + key.length + 64,
   });
-  // Keyv's serializer turns values into the strings the LRU measures.
-  const keyv = new Keyv<unknown>({ store: lru, namespace: 'cache' });
+  // Entries are kept as (frozen) objects, not serialized: a hit costs no JSON.parse. Frozen, so a
+  // caller can never change what the next request reads.
+  const keyv = new Keyv<unknown>({ store: lru, namespace: 'cache', serialize: undefined, deserialize: undefined });
   const maxTags = options.maxTags ?? 1_000_000;
   const counters = new Map<string, number>();
   let epoch = randomUUID().slice(0, 8);
@@ -89,7 +99,7 @@ export function createMemoryBackend(options: MemoryBackendOptions): CacheBackend
       return keyv.getMany([...keys]);
     },
     async setMany(entries) {
-      await keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: e.ttlMs })));
+      await keyv.setMany(entries.map((e) => ({ key: e.key, value: deepFreeze(e.value), ttl: e.ttlMs })));
     },
     async versions(tags) {
       return tags.map(token);
