@@ -2,13 +2,15 @@
  * Standalone 4D REST emulator:
  *
  *   npm run emulator -- --port 8090 --scale 0.1 --latency 20 --jitter 5 --sessions 3 --seed 42 \
- *     --user wsz:wsz --idle 3600 --version v20
+ *     --user wsz:wsz --idle 3600 --version v20 [--no-change-tracking] [--untracked Formen,Kunden] \
+ *     [--deleted-records-in-catalog] [--no-control]
  *
  * Prints one line (URL, row counts, user names; never passwords) and runs until SIGINT/SIGTERM.
  */
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { TABLE_NAMES } from '../legacy/tables.js';
 import { DEMO_SCALE } from './data/generate.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from './index.js';
 
@@ -54,7 +56,13 @@ export function buildProgram(): Command {
     .addOption(new Option('--auth <mode>', 'whether data requests need an authenticated session').choices(['required', 'none']).default('required'))
     .option('--app-name <name>', 'application name (cookie 4DSID_<name>)', 'WSZ-DB')
     .option('--max-top <n>', 'cap on $top/$limit (default: none)', numberOption('--max-top', 'an integer ≥ 1', (n) => Number.isInteger(n) && n >= 1))
-    .option('--log', 'log one JSON line per request (never cookies or passwords)', false);
+    .option('--log', 'log one JSON line per request (never cookies or passwords)', false)
+    .option('--change-tracking', '4D data change tracking: __GlobalStamp, __DeletedRecords (default)', true)
+    .option('--no-change-tracking', 'no data change tracking: envelope stamp 0, no __GlobalStamp, no __DeletedRecords')
+    .option('--untracked <tables>', 'comma-separated tables without change tracking (repeatable)', (raw: string, prev: string[] = []) => [...prev, ...raw.split(',').map((t) => t.trim()).filter((t) => t !== '')])
+    .option('--deleted-records-in-catalog', 'list __DeletedRecords in $catalog', false)
+    .option('--control', 'serve the control endpoint /__control/… (default; no authentication: tests and demos only)', true)
+    .option('--no-control', 'do not serve the control endpoint');
 }
 
 interface CliValues {
@@ -73,6 +81,10 @@ interface CliValues {
   appName: string;
   maxTop?: number;
   log: boolean;
+  changeTracking: boolean;
+  untracked?: string[];
+  deletedRecordsInCatalog: boolean;
+  control: boolean;
 }
 
 /** Parses command-line arguments (without `node` and the script) into emulator options. */
@@ -81,6 +93,9 @@ export function parseCliArgs(argv: readonly string[], program: Command = buildPr
   const v = program.opts<CliValues>();
   if (!/^[A-Za-z0-9_.-]+$/.test(v.appName)) {
     program.error(`error: --app-name must contain only letters, digits, '_', '.' or '-', got ${JSON.stringify(v.appName)}`);
+  }
+  for (const table of v.untracked ?? []) {
+    if (!TABLE_NAMES.includes(table)) program.error(`error: --untracked must name tables (${TABLE_NAMES.join(', ')}), got ${JSON.stringify(table)}`);
   }
   let users: Record<string, string> | undefined;
   for (const raw of v.user ?? []) {
@@ -104,6 +119,10 @@ export function parseCliArgs(argv: readonly string[], program: Command = buildPr
     appName: v.appName,
     maxTop: v.maxTop,
     logger: v.log ? pino({ base: undefined }) : undefined,
+    changeTracking: v.changeTracking,
+    untrackedTables: v.untracked ?? [],
+    deletedRecordsInCatalog: v.deletedRecordsInCatalog,
+    control: v.control,
   };
 }
 
@@ -113,8 +132,15 @@ export function startupLine(emulator: Emulator, options: EmulatorOptions): strin
   const users = Object.keys(options.users ?? { wsz: '' }).join(',');
   return (
     `4D REST emulator (${options.version ?? 'v20'}, ${options.appName ?? 'WSZ-DB'}) listening on ${emulator.url}/rest/ | ` +
-    `rows: ${rows} | users: ${users} | licences: ${options.sessions ?? 10} (${options.licenceMode ?? 'every-session'}) | auth: ${options.auth ?? 'required'}`
+    `rows: ${rows} | users: ${users} | licences: ${options.sessions ?? 10} (${options.licenceMode ?? 'every-session'}) | auth: ${options.auth ?? 'required'} | ` +
+    `change tracking: ${trackingSummary(emulator, options)} | control: ${(options.control ?? true) ? `${emulator.url}/__control/` : 'off'}`
   );
+}
+
+function trackingSummary(emulator: Emulator, options: EmulatorOptions): string {
+  if (!emulator.db.changeTracking) return 'off';
+  const untracked = options.untrackedTables ?? [];
+  return `on, global stamp ${emulator.globalStamp()}${untracked.length > 0 ? `, untracked: ${untracked.join(',')}` : ''}`;
 }
 
 async function main(): Promise<void> {

@@ -37,10 +37,33 @@
  *
  * Faults after which the request is still processed (`loseAnswerNext`, `delayAnswerNext`,
  * `slowNext`) model a write 4D saved although its answer never reached the client in time.
+ *
+ * Data change tracking (protocol reference §11; `changeTracking`, on by default): one datastore-wide
+ * counter in memory, starting at 1 (the generated rows predate tracking: their `__GlobalStamp` is 0).
+ * Every insert, update or delete of a record of a tracked table — `$method=update|delete`, the
+ * desktop API, the control endpoint: all the same store code — writes the CURRENT counter into the
+ * record's `__GlobalStamp` (a delete into the `__Stamp` of a new `__DeletedRecords` row: `__KEY`
+ * "1", "2"…, `__STAMP`, `__TIMESTAMP`, `__Stamp`, `__PrimaryKey`, `__TableNumber`, `__TableName`),
+ * then increments it. Every collection envelope shows the counter as `__GlobalStamp`: the value the
+ * NEXT change will get, so the changes since an envelope stamp `S` are `__GlobalStamp >= S`.
+ * `__GlobalStamp` is an attribute of tracked records (sent last, in `$attributes`, `$filter`,
+ * `$orderby`, `$distinct`, `$compute`, listed in `$catalog/{dc}` as `long64`, indexed); on an
+ * untracked table, or with tracking off, it is an unknown attribute (1500/1804/1810, as for any).
+ * With tracking off the envelope stamp is 0, `$info` says `hasDataChangeTracking: false` and
+ * `__DeletedRecords` is an unknown dataclass (404/1800). `__DeletedRecords` reads like any
+ * dataclass (filter, order, paging, entity sets); `$catalog` lists it only with
+ * `deletedRecordsInCatalog`. Its rows and the records of `untrackedTables` never move the counter.
+ *
+ * Control endpoint (`control`, on by default; turn it off for anything but tests and demos: it has
+ * no authentication): `POST /__control/desktop`, `GET|POST /__control/global-stamp`, outside
+ * `/rest`, documented in `control.ts`. Like {@link Emulator.desktop} it changes data as a 4D desktop
+ * user would, and is not a 4D request: not counted, never faulted, no session or latency.
  */
 import type { EmulatorDatabase } from './data/store.js';
+import type { DesktopUser } from './control.js';
 
 export { startEmulator } from './server.js';
+export { ControlError, type DesktopChange, type DesktopUser } from './control.js';
 
 /** Options of {@link startEmulator}. */
 export interface EmulatorOptions {
@@ -86,6 +109,17 @@ export interface EmulatorOptions {
    * `Date.now`. (Addition to the agreed API, for expiry tests without waiting.)
    */
   now?: () => number;
+  /**
+   * 4D data change tracking (global stamp, `__GlobalStamp` on records, `__DeletedRecords`, `$info`
+   * `hasDataChangeTracking`); default true. Applied to `database` too.
+   */
+  changeTracking?: boolean;
+  /** Tables without a `__GlobalStamp` field: their changes are not tracked and do not move the stamp; default none. */
+  untrackedTables?: string[];
+  /** List `__DeletedRecords` in `$catalog` (it is served either way while tracking is on); default false. */
+  deletedRecordsInCatalog?: boolean;
+  /** Serve the control endpoint `/__control/…` (desktop changes, global stamp); default true. */
+  control?: boolean;
 }
 
 /** Live request counters. */
@@ -121,6 +155,18 @@ export interface Emulator {
   /** Origin, e.g. `http://127.0.0.1:43121`; the REST API lives under `${url}/rest/`. */
   readonly url: string;
   readonly db: EmulatorDatabase;
+  /**
+   * Changes made behind the REST server's back, as a 4D desktop user makes them: same store code as
+   * REST writes (stamps, `__TIMESTAMP`, `__DeletedRecords`), but no request, no counter, no fault.
+   */
+  readonly desktop: DesktopUser;
+  /** The datastore's global stamp, as the next envelope shows it (the value the next change gets; 0 without tracking). */
+  globalStamp(): number;
+  /**
+   * An administrator's `ds.setGlobalStamp(n)`: the next change gets `n`; it may go down (a reset, a
+   * restored backup). Throws a TypeError unless `n` is an integer ≥ 0, an Error while tracking is off.
+   */
+  setGlobalStamp(n: number): void;
   /** Live object, updated as requests arrive. */
   readonly counters: EmulatorCounters;
   /** Zeroes the counters in place and clears `requestLog`. */

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { DEMO_SCALE, generateDatabase } from './data/generate.js';
 import type { EmulatorDatabase } from './data/store.js';
 import { appendRequestLog, createCounters, resetCounters } from './counters.js';
+import { createDesktop, handleControl, isControlPath } from './control.js';
 import { checkFaultDelay, FaultQueue, faultErrorBody, GARBAGE_HTML, GARBAGE_TRUNCATED_JSON, Latency, processesRequest, type Fault } from './faults.js';
 import type { Emulator, EmulatorCounters, EmulatorOptions, RequestLogEntry } from './index.js';
 import { SessionManager, type Session } from './sessions.js';
@@ -88,6 +89,14 @@ function validateOptions(o: EmulatorOptions): void {
   if (o.auth !== undefined && o.auth !== 'required' && o.auth !== 'none') {
     throw new TypeError(`EmulatorOptions.auth must be 'required' or 'none', got ${JSON.stringify(o.auth)}`);
   }
+  for (const name of ['changeTracking', 'deletedRecordsInCatalog', 'control'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') {
+      throw new TypeError(`EmulatorOptions.${name} must be true or false, got ${JSON.stringify(o[name])}`);
+    }
+  }
+  if (o.untrackedTables !== undefined && (!Array.isArray(o.untrackedTables) || o.untrackedTables.some((t) => typeof t !== 'string'))) {
+    throw new TypeError(`EmulatorOptions.untrackedTables must be an array of table names, got ${JSON.stringify(o.untrackedTables)}`);
+  }
   if (o.appName !== undefined && !/^[A-Za-z0-9_.-]+$/.test(o.appName)) {
     throw new TypeError(`EmulatorOptions.appName must be a cookie-safe name ([A-Za-z0-9_.-]), got ${JSON.stringify(o.appName)}`);
   }
@@ -144,7 +153,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const appName = options.appName ?? 'WSZ-DB';
   const logger = options.logger;
   const db: EmulatorDatabase = options.database ?? generateDatabase({ scale: options.scale ?? DEMO_SCALE, seed: options.seed ?? 42 });
+  try {
+    db.configureChangeTracking({ enabled: options.changeTracking ?? true, untrackedTables: options.untrackedTables });
+  } catch (e) {
+    throw new TypeError(`EmulatorOptions.${(e as Error).message}`);
+  }
   const tableNames = db.tableNames();
+  const desktop = createDesktop(db, now);
+  const controlEnabled = options.control ?? true;
 
   const counters: EmulatorCounters = createCounters(tableNames);
   let requestLog: RequestLogEntry[] = [];
@@ -296,7 +312,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       case 'currentUser':
         if (!isGet) throw methodNotAllowed('GET', ErrCode.methodNotApplicable, `${method} is not applicable to this resource`);
         if (target.kind === 'info') return info(db, sessions.list(), entitySets);
-        if (target.kind === 'catalog') return target.all ? catalogAll(db) : catalog(db);
+        if (target.kind === 'catalog') {
+          const listing = { deletedRecords: options.deletedRecordsInCatalog ?? false };
+          return target.all ? catalogAll(db, listing) : catalog(db, listing);
+        }
         if (target.kind === 'catalogTable') return catalogTable(db, target.dataClass);
         return currentUser(st.session!);
       default:
@@ -471,6 +490,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
 
   const server: Server = createServer((req, res) => {
+    if (controlEnabled && isControlPath(req.url)) {
+      // Not a 4D request: no counters, faults, latency or sessions (see control.ts).
+      handleControl({ db, desktop, logger }, req, res).catch((e: unknown) => {
+        if (res.headersSent || res.destroyed) return;
+        const payload = JSON.stringify({ error: `internal emulator error: ${(e as Error).message}` });
+        res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload) });
+        res.end(payload);
+      });
+      return;
+    }
     // In-flight gauge and its high-water mark: requests received and not yet answered or closed.
     counters.inFlight++;
     counters.maxInFlight = Math.max(counters.maxInFlight, counters.inFlight);
@@ -498,6 +527,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   return {
     url,
     db,
+    desktop,
+    globalStamp(): number {
+      return db.globalStamp;
+    },
+    setGlobalStamp(n: number): void {
+      db.setGlobalStamp(n);
+    },
     counters,
     get requestLog(): RequestLogEntry[] {
       return requestLog;

@@ -22,7 +22,15 @@ describe('emulator command line', () => {
     expect(parse([])).toMatchObject({ port: 8090, scale: 0.01, sessions: 10, seed: 42, users: { wsz: 'wsz' }, version: 'v20', auth: 'required', licenceMode: 'every-session' });
   });
 
+  it('turns change tracking and the control endpoint on by default, off with --no-…', () => {
+    expect(parse([])).toMatchObject({ changeTracking: true, untrackedTables: [], deletedRecordsInCatalog: false, control: true });
+    expect(parse(['--change-tracking'])).toMatchObject({ changeTracking: true });
+    expect(parse(['--no-change-tracking', '--no-control', '--deleted-records-in-catalog'])).toMatchObject({ changeTracking: false, control: false, deletedRecordsInCatalog: true });
+    expect(parse(['--untracked', 'Formen, Form_Artikel', '--untracked', 'Kunden']).untrackedTables).toEqual(['Formen', 'Form_Artikel', 'Kunden']);
+  });
+
   it.each([
+    [['--untracked', 'Formen,Kunde'], '--untracked must name tables'],
     [['--scale', 'abc'], '--scale must be a number > 0 and ≤ 5, got "abc"'],
     [['--scale', '6'], '--scale must be a number > 0 and ≤ 5, got "6"'],
     [['--port', '70000'], '--port must be an integer between 0 and 65535, got "70000"'],
@@ -53,6 +61,8 @@ describe('emulator command line', () => {
       expect(line).toMatch(/Kunden=\d+/);
       expect(line).toContain('users: anna');
       expect(line).not.toContain('VerySecret');
+      expect(line).toContain('change tracking: on, global stamp 1');
+      expect(line).toContain(`control: ${emulator.url}/__control/`);
     } finally {
       await emulator.close();
     }

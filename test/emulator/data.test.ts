@@ -309,7 +309,9 @@ describe('EmulatorTable: writes', () => {
     expect(row).toMatchObject({ KundenNr: 'K-1', Rabatt: 2.5, AdrNr: '', Liefersperre: false, SkontoTage: 0 });
     expect(table.get(row.__KEY)).toBe(row);
     expect(table.size).toBe(1);
-    expect(db.globalStamp).toBe(1);
+    // Change tracking: the row took the current global stamp (1, a fresh datastore's), which moved on.
+    expect(row.__GlobalStamp).toBe(1);
+    expect(db.globalStamp).toBe(2);
   });
 
   it('formats __TIMESTAMP exactly like Date#toISOString, whatever the year', () => {
@@ -346,7 +348,7 @@ describe('EmulatorTable: writes', () => {
     table.insert({ __KEY: 'ABC' }, NOW);
     expect(err(() => table.insert({ __KEY: 'ABC' })).errCode).toBe(1534);
     expect(table.size).toBe(1);
-    expect(db.globalStamp).toBe(1);
+    expect(db.globalStamp).toBe(2); // refused writes take no stamp
   });
 
   it('updates by replacing the row: stamp + 1, new timestamp, earlier objects untouched', () => {
@@ -359,7 +361,7 @@ describe('EmulatorTable: writes', () => {
     expect(after).toMatchObject({ __KEY: before.__KEY, Firma: 'Neu GmbH', Ort: 'Köln', __STAMP: 2, __TIMESTAMP: '2024-06-01T00:00:00.000Z' });
     expect(table.get(before.__KEY)).toBe(after);
     expect(table.update(before.__KEY, {}, later).__STAMP).toBe(3);
-    expect(db.globalStamp).toBe(3);
+    expect(db.globalStamp).toBe(4);
   });
 
   it('keeps insertion order across updates and drops deleted rows', () => {
@@ -386,7 +388,7 @@ describe('EmulatorTable: writes', () => {
     } catch (e) {
       expect(e).toMatchObject({ errCode: 1542, status: 404 });
     }
-    expect(db.globalStamp).toBe(1);
+    expect(db.globalStamp).toBe(2);
   });
 });
 
@@ -440,7 +442,7 @@ describe('EmulatorTable.findBy', () => {
 });
 
 describe('EmulatorDatabase', () => {
-  it('looks tables up by exact name and counts every write in globalStamp', () => {
+  it('looks tables up by exact name and moves globalStamp (from 1) on every write', () => {
     const db = new EmulatorDatabase(TABLES);
     expect(db.table('kunden')).toBeUndefined();
     const kunden = db.table('Kunden')!;
@@ -448,7 +450,7 @@ describe('EmulatorDatabase', () => {
     kunden.update(row.__KEY, { Rabatt: 3 }, NOW);
     kunden.delete(row.__KEY);
     kunden.delete(row.__KEY); // no-op
-    expect(db.globalStamp).toBe(3);
+    expect(db.globalStamp).toBe(4);
   });
 
   it('creates the same keys for the same key seed', () => {

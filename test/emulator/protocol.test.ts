@@ -117,11 +117,11 @@ describe('collections', () => {
     expect(res.body.__SENT).toBe(3);
   });
 
-  it('sends __KEY as a string, then __TIMESTAMP and __STAMP, then every attribute in catalog order', async () => {
+  it('sends __KEY as a string, then __TIMESTAMP and __STAMP, then every attribute in catalog order, __GlobalStamp last', async () => {
     const res = await emu().rest<Envelope>('/rest/Belege?$top=1', { login: true });
     const entity = res.body.__ENTITIES[0];
     const def = TABLES.find((t) => t.name === 'Belege')!;
-    expect(Object.keys(entity)).toEqual(['__KEY', '__TIMESTAMP', '__STAMP', ...def.attributes.map((a) => a.name)]);
+    expect(Object.keys(entity)).toEqual(['__KEY', '__TIMESTAMP', '__STAMP', ...def.attributes.map((a) => a.name), '__GlobalStamp']);
     expect(typeof entity.__KEY).toBe('string');
     expect(entity.__KEY).toBe(belege[0].__KEY);
     expect(entity.Datum).toMatch(/^(\d{1,2}!\d{1,2}!\d{4}|0!0!0)$/);

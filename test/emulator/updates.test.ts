@@ -24,12 +24,13 @@ describe('$method=update', () => {
   const emu = withEmulator({ now: () => Date.parse('2024-05-02T08:15:31.204Z') });
   const formen = (): EmulatorTable => emu().emulator.db.table('Formen')!;
 
-  it('creates an entity without __KEY: stamp 1, a new 32-hex key, uri, timestamp and every attribute', async () => {
+  it('creates an entity without __KEY: stamp 1, a new 32-hex key, uri, timestamp, every attribute and __GlobalStamp', async () => {
     const t = emu();
     const before = formen().size;
     const res = await t.rest<Saved>('/rest/Formen?$method=update', { login: true, body: { FormNr: 'F-NEW-1', Bezeichnung: 'Neue Form', aktiv: true } });
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body)).toEqual(['__STATUS', '__KEY', '__STAMP', 'uri', '__TIMESTAMP', 'FormNr', 'Bezeichnung', 'aktiv']);
+    expect(Object.keys(res.body)).toEqual(['__STATUS', '__KEY', '__STAMP', 'uri', '__TIMESTAMP', 'FormNr', 'Bezeichnung', 'aktiv', '__GlobalStamp']);
+    expect(res.body.__GlobalStamp).toBe(t.emulator.globalStamp() - 1);
     expect(res.body).toMatchObject({ __STATUS: { success: true }, __STAMP: 1, FormNr: 'F-NEW-1', Bezeichnung: 'Neue Form', aktiv: true });
     expect(res.body.__KEY).toMatch(/^[0-9A-F]{32}$/);
     expect(res.body.uri).toBe(`/rest/Formen(${res.body.__KEY})`);
@@ -189,7 +190,7 @@ describe('$method=update', () => {
     const res = await emu().rest<Saved>('/rest/Artikel_Variante?$method=update', { login: true, body: { Nummer: 'OBJ-1', Preise: preise } });
     expect(res.body.Preise).toEqual(preise);
     const def = TABLES.find((x) => x.name === 'Artikel_Variante')!;
-    expect(Object.keys(res.body).slice(5)).toEqual(def.attributes.map((a) => a.name));
+    expect(Object.keys(res.body).slice(5)).toEqual([...def.attributes.map((a) => a.name), '__GlobalStamp']);
   });
 });
 

@@ -50,12 +50,16 @@ export interface GenerateOptions {
   seed?: number;
 }
 
-/** Builds a fresh database with every table of the catalog filled with generated rows. */
+/**
+ * Builds a fresh database with every table of the catalog filled with generated rows. Data change
+ * tracking is on, but the generated rows predate it: their `__GlobalStamp` reads 0 and the global
+ * stamp starts at 1, as in a 4D datastore whose tracking was just enabled.
+ */
 export function generateDatabase(opts: GenerateOptions = {}): EmulatorDatabase {
   const scale = opts.scale ?? DEMO_SCALE;
   const seed = opts.seed ?? 1;
   const sizes = tableSizes(scale);
-  const db = new EmulatorDatabase(TABLES, { keySeed: seed });
+  const db = new EmulatorDatabase(TABLES, { keySeed: seed, changeTracking: false });
   const g = new Generator(db, sizes, seed);
   g.families();
   g.variants();
@@ -66,6 +70,7 @@ export function generateDatabase(opts: GenerateOptions = {}): EmulatorDatabase {
   g.moldArticles();
   g.productionOrders();
   g.productionOrderItems();
+  db.configureChangeTracking({ enabled: true });
   return db;
 }
 

@@ -39,7 +39,13 @@ export class StoreError extends Error {
   }
 }
 
-const SYSTEM = new Set(['__KEY', '__STAMP', '__TIMESTAMP']);
+/** The datastore-wide change stamp each record of a tracked table carries (protocol reference §11). */
+export const GLOBAL_STAMP = '__GlobalStamp';
+/** The dataclass of deletions under data change tracking (protocol reference §11). */
+export const DELETED_RECORDS = '__DeletedRecords';
+
+/** Attributes a write never sets itself: the store maintains them. */
+const SYSTEM = new Set(['__KEY', '__STAMP', '__TIMESTAMP', GLOBAL_STAMP]);
 const ASCII_TEXT = /^[\x00-\x7f]*$/;
 /** ASCII without lowercase letters: such a key folds to `key.toLowerCase()` and back with `toUpperCase()`. */
 const CANONICAL_KEY = /^[\x00-\x60\x7b-\x7f]*$/;
@@ -114,11 +120,35 @@ function lookupKey(attr: AttributeDef, value: unknown): unknown {
   }
 }
 
+/**
+ * Data change tracking as the database runs it for its tables (protocol reference §11). Every call
+ * comes from a write that is certain to succeed (values checked, key known), just before it is stored.
+ */
+export interface ChangeTracker {
+  /** Whether records of `table` carry `__GlobalStamp` (tracking on and the table tracked). */
+  tracks(table: EmulatorTable): boolean;
+  /**
+   * For a tracked table: the CURRENT global stamp, which the saved record receives, after which
+   * the counter is incremented. `undefined` (and nothing moves) for an untracked table.
+   */
+  take(table: EmulatorTable): number | undefined;
+  /** A record of `table` was deleted at `now`: for a tracked table, a `__DeletedRecords` row (which takes a stamp). */
+  deleted(table: EmulatorTable, row: Row, now: Date): void;
+}
+
 export interface EmulatorTableOptions {
   /** Creates `__KEY`s for new rows. Default: a seeded generator of 32 uppercase hex characters. */
   nextKey?: () => string;
-  /** Called after every successful write (the database bumps its global stamp). Default: none. */
+  /** Called after every successful write. Default: none. */
   onWrite?: () => void;
+  /** Data change tracking (`__GlobalStamp`, `__DeletedRecords`); default none: the table is untracked. */
+  tracker?: ChangeTracker;
+}
+
+/** A row's `__GlobalStamp`: 0 for a record saved before tracking was enabled (4D's value of a new field). */
+export function globalStampOf(row: Row): number {
+  const v = row[GLOBAL_STAMP];
+  return typeof v === 'number' ? v : 0;
 }
 
 /** One dataclass: rows in insertion order, by key, with indexes on the catalog's indexed attributes. */
@@ -144,6 +174,7 @@ export class EmulatorTable {
   private nonCanonicalKeys = 0;
   private readonly nextKey: () => string;
   private readonly onWrite: () => void;
+  private readonly tracker: ChangeTracker | undefined;
 
   constructor(def: TableDef, options: EmulatorTableOptions = {}) {
     this.def = def;
@@ -152,6 +183,15 @@ export class EmulatorTable {
     const random = new Random(mixSeed(def.tableNumber, 0x4b4559));
     this.nextKey = options.nextKey ?? (() => random.hex32());
     this.onWrite = options.onWrite ?? (() => {});
+    this.tracker = options.tracker;
+  }
+
+  /**
+   * Whether the records of this table carry `__GlobalStamp` (data change tracking on and the table
+   * not excluded): then it reads like an attribute, `$filter`/`$orderby`/`$attributes` accept it.
+   */
+  get tracked(): boolean {
+    return this.tracker?.tracks(this) ?? false;
   }
 
   /** Number of live rows. */
@@ -221,8 +261,10 @@ export class EmulatorTable {
   /**
    * Creates a row: a new 32-hex uppercase `__KEY` (or `values.__KEY` when given, which must be
    * unused: StoreError 1534), `__STAMP` 1, `__TIMESTAMP` = `now` (default: the current time).
-   * Unset attributes get 4D's blank value ({@link defaultWireValue}); `__STAMP`/`__TIMESTAMP` in
-   * `values` are ignored. Throws {@link StoreError} 1500/1517 on unknown attributes or bad values.
+   * Unset attributes get 4D's blank value ({@link defaultWireValue}); `__STAMP`/`__TIMESTAMP`/
+   * `__GlobalStamp` in `values` are ignored. In a tracked table the row gets `__GlobalStamp` = the
+   * current global stamp, which then moves on. Throws {@link StoreError} 1500/1517 on unknown
+   * attributes or bad values.
    */
   insert(values: Record<string, unknown>, now: Date = new Date()): Row {
     for (const name of Object.keys(values)) if (!SYSTEM.has(name)) this.attribute(name);
@@ -240,6 +282,8 @@ export class EmulatorTable {
     for (const attr of this.def.attributes) {
       row[attr.name] = attr.name in values ? toWireValue(this.def, attr, values[attr.name]) : defaultWireValue(attr);
     }
+    const stamp = this.tracker?.take(this);
+    if (stamp !== undefined) row[GLOBAL_STAMP] = stamp;
     this.byKey.set(key, row);
     this.seq.set(key, this.nextSeq++);
     if (!CANONICAL_KEY.test(key)) this.nonCanonicalKeys++;
@@ -251,7 +295,8 @@ export class EmulatorTable {
   /**
    * Saves changes to an existing row: a NEW row object replaces the old one (objects handed out
    * earlier keep their values), `__STAMP` + 1, `__TIMESTAMP` = `now` (default: the current time),
-   * indexes follow. System attributes in `changes` are ignored (the stamp check is the caller's).
+   * indexes follow; in a tracked table `__GlobalStamp` = the current global stamp, which then moves
+   * on. System attributes in `changes` are ignored (the stamp check is the caller's).
    * All-or-nothing: throws {@link StoreError} 1542 (unknown key, status 404) or 1500/1517 before
    * changing anything.
    */
@@ -265,6 +310,8 @@ export class EmulatorTable {
       if (SYSTEM.has(name)) continue;
       next[name] = toWireValue(this.def, this.attribute(name), value);
     }
+    const stamp = this.tracker?.take(this);
+    if (stamp !== undefined) next[GLOBAL_STAMP] = stamp;
     for (const [name, index] of this.indexes) {
       const attr = this.attribute(name);
       const before = lookupKey(attr, old[name]);
@@ -279,14 +326,18 @@ export class EmulatorTable {
     return next;
   }
 
-  /** Deletes the row; `false` when the key is unknown. */
-  delete(key: string): boolean {
+  /**
+   * Deletes the row; `false` when the key is unknown. In a tracked table the deletion is recorded in
+   * `__DeletedRecords` at `now` (default: the current time) with the current global stamp.
+   */
+  delete(key: string, now: Date = new Date()): boolean {
     const row = this.byKey.get(key);
     if (!row) return false;
     for (const [name, index] of this.indexes) removeFromIndex(index, lookupKey(this.attribute(name), row[name]), key);
     this.byKey.delete(key);
     this.seq.delete(key);
     if (!CANONICAL_KEY.test(key)) this.nonCanonicalKeys--;
+    this.tracker?.deleted(this, row, now);
     this.onWrite();
     return true;
   }
@@ -327,32 +378,137 @@ function removeFromIndex(index: Map<unknown, string[]>, value: unknown, key: str
 export interface EmulatorDatabaseOptions {
   /** Seed of the `__KEY` generator shared by all tables. Default: 0. */
   keySeed?: number;
+  /** Data change tracking at creation; default on, every table tracked. See {@link EmulatorDatabase.configureChangeTracking}. */
+  changeTracking?: boolean | ChangeTrackingSettings;
 }
 
-/** The datastore: one {@link EmulatorTable} per table definition, in the given order. */
+/** How the datastore tracks changes (protocol reference §11). */
+export interface ChangeTrackingSettings {
+  /** Data change tracking on: a global stamp, `__GlobalStamp` on records, `__DeletedRecords`. */
+  enabled: boolean;
+  /** Tables without a `__GlobalStamp` field: no stamp on their records, no `__DeletedRecords` rows, the counter does not move. */
+  untrackedTables?: readonly string[];
+}
+
+/** The first global stamp of a datastore whose tracking was just enabled. */
+export const INITIAL_GLOBAL_STAMP = 1;
+
+/** The `__DeletedRecords` dataclass of a datastore whose user tables are `tables` (its table number follows theirs). */
+export function deletedRecordsDef(tables: readonly TableDef[]): TableDef {
+  return {
+    name: DELETED_RECORDS,
+    tableNumber: tables.reduce((n, t) => Math.max(n, t.tableNumber), 0) + 1,
+    // The order of 4D's own iOS SDK fixture: __Stamp, __PrimaryKey, __TableNumber, __TableName.
+    attributes: [
+      { name: '__Stamp', type: 'number', indexed: true },
+      { name: '__PrimaryKey', type: 'string' },
+      { name: '__TableNumber', type: 'long' },
+      { name: '__TableName', type: 'string' },
+    ],
+  };
+}
+
+/**
+ * The datastore: one {@link EmulatorTable} per table definition, in the given order, plus, while
+ * data change tracking is on, the `__DeletedRecords` table (reachable by {@link table}, not listed
+ * by {@link tableNames}).
+ *
+ * Change tracking (protocol reference §11): one counter for the whole datastore, in memory only,
+ * starting at {@link INITIAL_GLOBAL_STAMP}. Every insert, update or delete of a record of a tracked
+ * table — REST or in-process, it is the same code — writes the CURRENT value into the record's
+ * `__GlobalStamp` (or, for a delete, into the `__Stamp` of a new `__DeletedRecords` row), then
+ * increments it. So {@link globalStamp} is the value the NEXT change will get, and the changes since
+ * a read stamp `S` are exactly those with `__GlobalStamp >= S`.
+ */
 export class EmulatorDatabase {
-  /** 4D's `__GlobalStamp`: bumped by 1 on every insert, update and delete in any table. */
-  globalStamp = 0;
   private readonly tables = new Map<string, EmulatorTable>();
+  private readonly deletions: EmulatorTable;
+  private counter = INITIAL_GLOBAL_STAMP;
+  private tracking = true;
+  private untracked: ReadonlySet<string> = new Set();
 
   constructor(tables: readonly TableDef[], options: EmulatorDatabaseOptions = {}) {
     const random = new Random(mixSeed(options.keySeed ?? 0, 0x4b4559));
     const nextKey = (): string => random.hex32();
-    const onWrite = (): void => {
-      this.globalStamp++;
+    const tracker: ChangeTracker = {
+      tracks: (table) => this.tracking && !this.untracked.has(table.def.name),
+      take: (table) => (this.tracking && !this.untracked.has(table.def.name) ? this.counter++ : undefined),
+      deleted: (table, row, now) => {
+        const stamp = tracker.take(table);
+        if (stamp === undefined) return;
+        this.deletions.insert(
+          { __Stamp: stamp, __PrimaryKey: String(row.__KEY), __TableNumber: table.def.tableNumber, __TableName: table.def.name },
+          now,
+        );
+      },
     };
     for (const def of tables) {
       if (this.tables.has(def.name)) throw new Error(`Duplicate table definition "${def.name}"`);
-      this.tables.set(def.name, new EmulatorTable(def, { nextKey, onWrite }));
+      if (def.name === DELETED_RECORDS) throw new Error(`"${DELETED_RECORDS}" is reserved for data change tracking`);
+      this.tables.set(def.name, new EmulatorTable(def, { nextKey, tracker }));
     }
+    // 4D numbers __DeletedRecords rows like any table's records: "1", "2", … (see the iOS SDK fixture).
+    let deletionKey = 1;
+    this.deletions = new EmulatorTable(deletedRecordsDef(tables), { nextKey: () => String(deletionKey++) });
+    const setting = options.changeTracking ?? true;
+    this.configureChangeTracking(typeof setting === 'boolean' ? { enabled: setting } : setting);
   }
 
-  /** The table of that exact (case-sensitive) dataclass name, or `undefined`. */
+  /**
+   * Turns data change tracking on or off and sets the untracked tables (an unknown name throws a
+   * TypeError). The counter and the `__DeletedRecords` rows are kept: turning tracking back on goes
+   * on from the same stamp. Records saved while a table was untracked read `__GlobalStamp` 0.
+   */
+  configureChangeTracking(settings: ChangeTrackingSettings): void {
+    for (const name of settings.untrackedTables ?? []) {
+      if (!this.tables.has(name)) {
+        throw new TypeError(`untrackedTables: unknown table ${JSON.stringify(name)} (tables: ${this.tableNames().join(', ')})`);
+      }
+    }
+    this.tracking = settings.enabled;
+    this.untracked = new Set(settings.untrackedTables ?? []);
+  }
+
+  /** Whether data change tracking is on (`$info` `hasDataChangeTracking`). */
+  get changeTracking(): boolean {
+    return this.tracking;
+  }
+
+  /** Whether records of that table carry `__GlobalStamp` (tracking on and the table not excluded). */
+  isTracked(name: string): boolean {
+    return this.tracking && this.tables.has(name) && !this.untracked.has(name);
+  }
+
+  /**
+   * 4D's global stamp, as every collection envelope shows it: the value the next change of a tracked
+   * record will get; 0 while tracking is off.
+   */
+  get globalStamp(): number {
+    return this.tracking ? this.counter : 0;
+  }
+
+  /**
+   * An administrator's `ds.setGlobalStamp(n)`: the next change gets `n`; it may go down. Throws a
+   * TypeError for anything but an integer 0 ≤ n ≤ 2^53 − 1, an Error while tracking is off.
+   */
+  setGlobalStamp(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`the global stamp must be an integer between 0 and ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(n)}`);
+    if (!this.tracking) throw new Error('data change tracking is off: there is no global stamp to set');
+    this.counter = n;
+  }
+
+  /** `__DeletedRecords` while tracking is on, else `undefined`. */
+  deletedRecords(): EmulatorTable | undefined {
+    return this.tracking ? this.deletions : undefined;
+  }
+
+  /** The table of that exact (case-sensitive) dataclass name (`__DeletedRecords` while tracking is on), or `undefined`. */
   table(name: string): EmulatorTable | undefined {
+    if (name === DELETED_RECORDS) return this.deletedRecords();
     return this.tables.get(name);
   }
 
-  /** Dataclass names in catalog order. */
+  /** Names of the user tables in catalog order (never `__DeletedRecords`). */
   tableNames(): string[] {
     return [...this.tables.keys()];
   }

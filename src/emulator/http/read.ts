@@ -1,9 +1,10 @@
 /** Read routes: collections (with paging, entity sets, `$distinct`, `$compute`) and single entities. */
-import type { EmulatorTable, Row } from '../data/store.js';
+import { GLOBAL_STAMP, globalStampOf, type EmulatorTable, type Row } from '../data/store.js';
 import { parseAttributeList } from '../query/attributes.js';
 import { compileFilter } from '../query/filter.js';
 import { compileOrderBy } from '../query/orderby.js';
 import { planFilter } from '../query/plan.js';
+import { readAttribute } from '../query/tracked.js';
 import { SYSTEM_ATTRIBUTES } from '../../legacy/tables.js';
 import { requireTable, type HandlerContext } from './context.js';
 import { DEFAULT_ENTITY_SET_TIMEOUT } from './entitysets.js';
@@ -75,7 +76,11 @@ export function resolveAttributes(ctx: HandlerContext, table: EmulatorTable, pat
   return names.length === 0 ? undefined : names;
 }
 
-/** One entity as a collection element: `__KEY` (always a string), `__TIMESTAMP`, `__STAMP`, then attributes in catalog order. */
+/**
+ * One entity as a collection element: `__KEY` (always a string), `__TIMESTAMP`, `__STAMP`, then
+ * attributes in catalog order; in a tracked table `__GlobalStamp` last (the field 4D adds to the
+ * structure when tracking is enabled), also when `attributes` names it.
+ */
 export function entityJson(table: EmulatorTable, row: Row, attributes?: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {
     __KEY: String(row.__KEY),
@@ -83,9 +88,11 @@ export function entityJson(table: EmulatorTable, row: Row, attributes?: readonly
     __STAMP: row.__STAMP,
   };
   for (const name of attributes ?? table.def.attributes.map((a) => a.name)) {
+    if (name === GLOBAL_STAMP) continue;
     const v = row[name];
     out[name] = v === undefined ? null : v;
   }
+  if (table.tracked && (attributes === undefined || attributes.includes(GLOBAL_STAMP))) out[GLOBAL_STAMP] = globalStampOf(row);
   return out;
 }
 
@@ -113,7 +120,7 @@ function envelope(
   if (entitySetUri !== undefined) out.__ENTITYSET = entitySetUri;
   if (ctx.version !== 'v18') out.__DATACLASS = dataClass;
   out.__entityModel = dataClass;
-  out.__GlobalStamp = typeof ctx.db.globalStamp === 'number' ? ctx.db.globalStamp : 0;
+  out.__GlobalStamp = ctx.db.globalStamp; // 0 without change tracking (protocol reference §3.1, §11)
   out.__COUNT = count;
   out.__FIRST = skip;
   out.__ENTITIES = entities;
@@ -195,8 +202,9 @@ function distinct(ctx: HandlerContext, table: EmulatorTable, pathAttributes: str
   const attr = singleAttribute(table, pathAttributes, '$distinct');
   const { rows } = selectRows(ctx, table);
   const seen = new Map<string, unknown>();
+  const read = readAttribute(attr);
   for (const r of rows) {
-    const v = r[attr];
+    const v = read(r);
     if (v === null || v === undefined) continue;
     const k = typeof v === 'object' ? JSON.stringify(v) : `${typeof v}:${String(v)}`;
     if (!seen.has(k)) seen.set(k, v);
@@ -215,7 +223,8 @@ function compute(ctx: HandlerContext, table: EmulatorTable, pathAttributes: stri
     throw RestError.of(500, ErrCode.unknownComputeAction, `Unknown $compute action "${op}"`);
   }
   const { rows } = selectRows(ctx, table);
-  const values = rows.map((r) => r[attr]).filter((v) => v !== null && v !== undefined);
+  const read = readAttribute(attr);
+  const values = rows.map(read).filter((v) => v !== null && v !== undefined);
   const numeric = values.every((v) => typeof v === 'number');
   const sorted = [...values].sort(compareValues);
   const stats: Record<string, unknown> = { count: values.length };

@@ -4,7 +4,7 @@
  *
  * Every update answer is HTTP 200; success or failure is per entity in `__STATUS` / `__ERROR`.
  */
-import type { EmulatorTable, Row } from '../data/store.js';
+import { GLOBAL_STAMP, globalStampOf, type EmulatorTable, type Row } from '../data/store.js';
 import type { AttributeDef } from '../../legacy/tables.js';
 import { entityUri, requireTable, type HandlerContext } from './context.js';
 import { ErrCode, fourDError, RestError, type FourDError } from './errors.js';
@@ -58,6 +58,7 @@ function savedEntity(ctx: HandlerContext, table: EmulatorTable, row: Row): Recor
     __TIMESTAMP: row.__TIMESTAMP,
   };
   for (const a of table.def.attributes) out[a.name] = row[a.name] === undefined ? null : row[a.name];
+  if (table.tracked) out[GLOBAL_STAMP] = globalStampOf(row);
   return out;
 }
 
@@ -97,6 +98,7 @@ function plan(ctx: HandlerContext, table: EmulatorTable, element: unknown, stamp
   const errors: FourDError[] = [];
   for (const [name, value] of Object.entries(element)) {
     if (name === '__KEY' || name === '__STAMP' || IGNORED_META.has(name)) continue;
+    if (name === GLOBAL_STAMP && table.tracked) continue; // maintained by 4D: an echoed value is ignored
     const def: AttributeDef | undefined = table.def.attributes.find((a) => a.name === name);
     if (!def) {
       errors.push(fourDError(ErrCode.attributeNotFound, `The "${name}" attribute cannot be found in the "${table.def.name}" datastore class`));
@@ -209,7 +211,7 @@ export function postUpdate(ctx: HandlerContext, dataClass: string, body: unknown
 /** `POST /rest/{dc}(key)?$method=delete`. */
 export function deleteEntity(ctx: HandlerContext, dataClass: string, key: string): unknown {
   const table = requireTable(ctx.db, dataClass);
-  if (!table.get(key) || !table.delete(key)) {
+  if (!table.get(key) || !table.delete(key, new Date(ctx.now()))) {
     throw RestError.of(404, ErrCode.entityNotFound, `Cannot find entity with "${key}" key in the "${table.def.name}" dataclass`);
   }
   return { ok: true };
@@ -219,7 +221,7 @@ export function deleteEntity(ctx: HandlerContext, dataClass: string, key: string
 export function deleteEntityByAttribute(ctx: HandlerContext, dataClass: string, attribute: string, value: string): unknown {
   const table = requireTable(ctx.db, dataClass);
   const row = findByAttribute(ctx, table, attribute, value);
-  table.delete(String(row.__KEY));
+  table.delete(String(row.__KEY), new Date(ctx.now()));
   return { ok: true };
 }
 
@@ -239,6 +241,7 @@ export function deleteSelection(ctx: HandlerContext, dataClass: string, entitySe
   } else {
     keys = selectRows(ctx, table).rows.map((r) => String(r.__KEY));
   }
-  for (const k of keys) table.delete(k);
+  const now = new Date(ctx.now());
+  for (const k of keys) table.delete(k, now);
   return { ok: true };
 }

@@ -1,8 +1,9 @@
 /** `$attributes` and path attribute lists (`/rest/Kunden/KundenNr,AdrNr`), and entity projection. */
 import { SYSTEM_ATTRIBUTES, type TableDef } from '../../legacy/tables.js';
-import { EmulatorTable, type Row } from '../data/store.js';
+import { EmulatorTable, GLOBAL_STAMP, type Row } from '../data/store.js';
 import { cloneValue } from '../data/values.js';
 import { QueryErrCode, QueryError, attributeNotFoundMessage } from './errors.js';
+import { hasGlobalStamp } from './tracked.js';
 
 const SYSTEM = new Set<string>(SYSTEM_ATTRIBUTES);
 
@@ -10,7 +11,8 @@ const SYSTEM = new Set<string>(SYSTEM_ATTRIBUTES);
  * Parses an attribute list such as `"Nummer, Bezeichnung"` (spaces trimmed, one pair of outer
  * quotes stripped, duplicates dropped, order kept). `*` alone means every storage attribute.
  * System attributes (`__KEY`, `__STAMP`, `__TIMESTAMP`) are accepted and left out of the result,
- * since they are always sent.
+ * since they are always sent. `__GlobalStamp` is an attribute of a tracked table (last, and in `*`),
+ * unknown elsewhere.
  *
  * @throws {QueryError} 1804 "Cannot completely build a list of attributes with …" for an unknown
  *   attribute (its `errors` stack starts with the 1500 cause, as 4D reports it); 1816 for an empty list
@@ -23,8 +25,10 @@ export function parseAttributeList(spec: string, table: EmulatorTable | TableDef
     text = text.slice(1, -1).trim();
   }
   if (text === '') throw new QueryError(QueryErrCode.emptyAttributeList, `The attribute list for the "${def.name}" dataclass is empty`);
-  if (text === '*') return def.attributes.map((a) => a.name);
+  const tracked = hasGlobalStamp(table);
+  if (text === '*') return [...def.attributes.map((a) => a.name), ...(tracked ? [GLOBAL_STAMP] : [])];
   const known = new Set(def.attributes.map((a) => a.name));
+  if (tracked) known.add(GLOBAL_STAMP);
   const out: string[] = [];
   for (const item of text.split(',')) {
     const name = item.trim();
@@ -47,7 +51,8 @@ export function parseAttributeList(spec: string, table: EmulatorTable | TableDef
 
 /**
  * An entity as the REST server sends it: `__KEY`, `__TIMESTAMP`, `__STAMP`, then the requested
- * attributes (default: every attribute of the row) in catalog order, whatever order `attrs` has.
+ * attributes (default: every attribute of the row but `__GlobalStamp`, which depends on the
+ * table's change tracking) in catalog order, whatever order `attrs` has.
  * Values are deep-copied, so callers cannot mutate the store through the result. A requested
  * attribute missing from the row comes back as `null`.
  */
@@ -56,7 +61,7 @@ export function projectRow(row: Row, attrs?: readonly string[]): Record<string, 
   const wanted = attrs ? new Set(attrs) : undefined;
   // Rows are built in catalog order (see EmulatorTable.insert), so their key order is the catalog order.
   for (const [name, value] of Object.entries(row)) {
-    if (SYSTEM.has(name) || (wanted && !wanted.has(name))) continue;
+    if (SYSTEM.has(name) || (wanted ? !wanted.has(name) : name === GLOBAL_STAMP)) continue;
     out[name] = cloneValue(value);
   }
   if (wanted) for (const name of wanted) if (!SYSTEM.has(name) && !(name in out)) out[name] = null;

@@ -14,11 +14,12 @@
  * - On a path through a collection (`Preise.Coll[].Art`), `=`-like comparators match when any
  *   element matches and `#`-like ones when no element equals; `[a]` (used once) means "some element".
  */
-import { findAttribute, type TableDef } from '../../legacy/tables.js';
-import { EmulatorTable, type EmulatorDatabase, type Row } from '../data/store.js';
+import type { AttributeDef, TableDef } from '../../legacy/tables.js';
+import { EmulatorTable, GLOBAL_STAMP, type EmulatorDatabase, type Row } from '../data/store.js';
 import { dayToWire, foldText, parseDate, wireDateToDay } from '../data/values.js';
 import { QueryErrCode, QueryError, attributeNotFoundMessage } from './errors.js';
 import { keywordMatcher, wildcardMatcher } from './text.js';
+import { readAttribute, resolveAttribute } from './tracked.js';
 
 export { QueryError, QueryErrCode } from './errors.js';
 
@@ -80,7 +81,7 @@ export function analyzeFilter(
   const def = table instanceof EmulatorTable ? table.def : table;
   const source = stripOuterQuotes(filter);
   if (source === '') throw new QueryError(QueryErrCode.emptyQuery, 'The query string is empty');
-  const parser = new Parser(tokenize(source), source, def, params ?? []);
+  const parser = new Parser(tokenize(source), source, def, params ?? [], (name) => resolveAttribute(table, name));
   const { test, lookups } = parser.parse();
   return { predicate: test, lookups };
 }
@@ -243,6 +244,8 @@ class Parser {
     private readonly source: string,
     private readonly def: TableDef,
     private readonly params: unknown[],
+    /** Attribute lookup: `findAttribute`, plus `__GlobalStamp` on a tracked table. */
+    private readonly attribute: (name: string) => AttributeDef | undefined,
   ) {}
 
   parse(): Compiled {
@@ -349,7 +352,7 @@ class Parser {
    */
   private lookupHint(name: string, cmp: Comparator, value: ValueNode): LookupHint | undefined {
     if (cmp !== 'eq' && cmp !== 'eqLit' && cmp !== 'in') return undefined;
-    const attr = findAttribute(this.def, name)!;
+    const attr = this.attribute(name)!;
     const items = value.kind === 'list' ? value.items : [value.ref];
     const values: LookupHint['values'] = [];
     for (const { raw } of items) {
@@ -537,7 +540,7 @@ class Parser {
 
   private compilePredicate(segments: Segment[], pathText: string, cmp: Comparator, value: ValueNode): RowPredicate {
     const rootName = segments[0].name;
-    const attr = findAttribute(this.def, rootName);
+    const attr = this.attribute(rootName);
     if (!attr) {
       throw new QueryError(QueryErrCode.attributeNotFound, attributeNotFoundMessage(rootName, this.def.name));
     }
@@ -572,6 +575,10 @@ class Parser {
 
     if (!isPath) {
       const name = rootName;
+      if (name === GLOBAL_STAMP) {
+        const read = readAttribute(name); // 0 on a record saved before tracking was enabled
+        return negative ? (row) => present(read(row)) && !test(read(row)) : (row) => test(read(row));
+      }
       return negative ? (row) => present(row[name]) && !test(row[name]) : (row) => test(row[name]);
     }
 

@@ -1,8 +1,9 @@
 /** The emulator's `$orderby` (protocol reference §2.3). */
-import { findAttribute, type TableDef } from '../../legacy/tables.js';
-import { EmulatorTable, type Row } from '../data/store.js';
+import type { AttributeDef, TableDef } from '../../legacy/tables.js';
+import { EmulatorTable, GLOBAL_STAMP, globalStampOf, type Row } from '../data/store.js';
 import { foldText, wireDateToDay } from '../data/values.js';
 import { QueryErrCode, QueryError, attributeNotFoundMessage } from './errors.js';
+import { resolveAttribute } from './tracked.js';
 
 /** A compiled `$orderby`: an `Array.prototype.sort` comparator. */
 export type RowComparator = (a: Row, b: Row) => number;
@@ -70,7 +71,7 @@ function parseOrderBy(spec: string, table: EmulatorTable | TableDef): Criterion[
     if (parts.length > 2) throw bad(`unexpected "${parts.slice(2).join(' ')}" after "${parts[0]} ${parts[1]}"`);
     const direction = (parts[1] ?? 'asc').toLowerCase();
     if (direction !== 'asc' && direction !== 'desc') throw bad(`unknown direction "${parts[1]}" (asc or desc)`);
-    return { read: reader(def, parts[0], bad), descending: direction === 'desc' };
+    return { read: reader(def, (name) => resolveAttribute(table, name), parts[0], bad), descending: direction === 'desc' };
   });
 }
 
@@ -89,9 +90,14 @@ function compareKeys(a: SortKey, b: SortKey): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function reader(def: TableDef, path: string, bad: (detail: string, causes?: QueryError['errors']) => QueryError): (row: Row) => SortKey {
+function reader(
+  def: TableDef,
+  attribute: (name: string) => AttributeDef | undefined,
+  path: string,
+  bad: (detail: string, causes?: QueryError['errors']) => QueryError,
+): (row: Row) => SortKey {
   const [root, ...props] = path.split('.');
-  const attr = findAttribute(def, root);
+  const attr = attribute(root);
   const notFound = (): QueryError =>
     bad(`unknown attribute "${path}"`, [
       { message: attributeNotFoundMessage(path, def.name), componentSignature: 'dbmg', errCode: QueryErrCode.attributeNotFound },
@@ -105,6 +111,7 @@ function reader(def: TableDef, path: string, bad: (detail: string, causes?: Quer
       return mixedKey(v);
     };
   }
+  if (root === GLOBAL_STAMP) return globalStampOf; // 0 on a record saved before tracking was enabled
   switch (attr.type) {
     case 'string':
       return (row) => (typeof row[root] === 'string' ? foldText(row[root] as string) : null);
