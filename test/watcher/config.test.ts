@@ -1,0 +1,41 @@
+/**
+ * The change-watcher settings in `loadConfig`: defaults, and an unknown strategy or a poll interval
+ * out of range stopping start-up with a message naming the setting.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('change watcher configuration', () => {
+  it('defaults: auto, every 2 s, a whole table past 1000 changed keys', () => {
+    expect(loadConfig({}).changes).toEqual({ strategy: 'auto', pollMs: 2000, maxKeysPerTable: 1000 });
+    expect(loadConfig({ CHANGE_STRATEGY: 'timestamp', CHANGE_POLL_MS: '500', CHANGE_MAX_KEYS: '50' }).changes).toEqual({
+      strategy: 'timestamp',
+      pollMs: 500,
+      maxKeysPerTable: 50,
+    });
+  });
+
+  it('an unknown strategy names the setting and the strategies', () => {
+    const message = refusal({ CHANGE_STRATEGY: 'globalstamp' });
+    expect(message).toContain('CHANGE_STRATEGY');
+    expect(message).toContain('auto, globalStamp, timestamp, off');
+  });
+
+  it.each(['0', '199', '600001', 'fast', '1.5'])('CHANGE_POLL_MS=%s is refused, naming the setting', (value) => {
+    expect(refusal({ CHANGE_POLL_MS: value })).toContain('CHANGE_POLL_MS');
+  });
+
+  it('CHANGE_MAX_KEYS must be a positive integer', () => {
+    expect(refusal({ CHANGE_MAX_KEYS: '0' })).toContain('CHANGE_MAX_KEYS');
+  });
+});
