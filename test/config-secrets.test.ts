@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, maskSecrets } from '../src/config.js';
+import { refusal } from './helpers/config.js';
 
 const cliEntry = fileURLToPath(new URL('../src/cli/wsz.ts', import.meta.url));
 const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
@@ -17,16 +18,6 @@ function configFile(content: unknown): string {
   return path;
 }
 
-/** The ConfigError message `loadConfig(env)` throws. */
-function refusal(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
 
 describe('configuration errors never show a secret', () => {
   it.each([

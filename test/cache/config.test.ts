@@ -5,19 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { refusal } from '../helpers/config.js';
 
 const KNOWN = ['CACHE', 'CACHE_TTL_S', 'CACHE_TTL_BY_TYPE', 'CACHE_GRACE_S', 'CACHE_MAX_ENTRIES', 'CACHE_MAX_MB', 'CACHE_SCOPE_HEADER', 'CACHE_DEBUG'];
 
-/** The message of the ConfigError `env` stops start-up with. */
-function refusal(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
 
 describe('cache configuration', () => {
   it('defaults: enabled, 60 s fresh, 900 s grace, no per-type ages, no scope header, debug outside production', () => {
