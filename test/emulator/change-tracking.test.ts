@@ -120,6 +120,15 @@ describe('the global stamp and the boundary', () => {
     expect(res.body).toMatchObject({ __STATUS: { success: true }, __GlobalStamp: s, Rabatt: 4 });
   });
 
+  it('sends only the meta-properties for $attributes=__KEY: the tiny poll stays tiny', async () => {
+    const t = emu();
+    const res = await t.rest<Envelope>('/rest/Kunden?$top=1&$attributes=__KEY', { login: true });
+    expect(res.status, res.text).toBe(200);
+    expect(Object.keys(res.body.__ENTITIES[0]!)).toEqual(['__KEY', '__TIMESTAMP', '__STAMP']);
+    const path = await t.rest<Envelope>('/rest/Kunden/__KEY,__STAMP?$top=1', { login: true });
+    expect(Object.keys(path.body.__ENTITIES[0]!)).toEqual(['__KEY', '__TIMESTAMP', '__STAMP']);
+  });
+
   it('serves __GlobalStamp through $attributes, $orderby, $compute, $distinct and numeric comparisons', async () => {
     const t = emu();
     const s = await envelopeStamp(t);

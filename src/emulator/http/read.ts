@@ -65,15 +65,15 @@ export function selectRows(ctx: HandlerContext, table: EmulatorTable, base?: rea
 
 /**
  * The storage attributes to return: a path list wins over `$attributes`; none (or `*`) = all.
- * System attributes named in the list are dropped (they are always sent).
+ * System attributes named in the list are dropped (they are always sent), so a list of system
+ * attributes alone (`$attributes=__KEY`) sends the meta-properties and nothing else.
  */
 export function resolveAttributes(ctx: HandlerContext, table: EmulatorTable, pathList: string[] | undefined): string[] | undefined {
   let spec: string | undefined;
   if (pathList && pathList.length > 0) spec = pathList.join(',');
   else spec = ctx.params.get('$attributes');
   if (spec === undefined || spec.trim() === '' || spec.trim() === '*') return undefined;
-  const names = parseAttributeList(spec, table).filter((n) => !SYSTEM.has(n));
-  return names.length === 0 ? undefined : names;
+  return parseAttributeList(spec, table).filter((n) => !SYSTEM.has(n));
 }
 
 /**
