@@ -3,7 +3,7 @@
  * read from the environment map `config.ts` passes in.
  */
 import { ENTITIES } from './mapping/entities.js';
-import { ConfigError, intSetting, type Env } from './config-values.js';
+import { booleanSetting, ConfigError, intSetting, type Env } from './config-values.js';
 
 /** Change-watcher settings. */
 export interface ChangesConfig {
@@ -13,6 +13,11 @@ export interface ChangesConfig {
   readonly pollMs: number;
   /** Past this many changed keys of one table in one poll, the whole table is dropped; `CHANGE_MAX_KEYS`, default 1000. */
   readonly maxKeysPerTable: number;
+  /**
+   * The leader's lease: a replica that dies holds it this long at most, so another one takes over
+   * within it plus one poll; `CHANGE_LEASE_MS`, default max(3 × poll, 5000), at least 2 × poll.
+   */
+  readonly leaseMs: number;
 }
 
 export function changesConfig(env: Env): ChangesConfig {
@@ -20,10 +25,14 @@ export function changesConfig(env: Env): ChangesConfig {
   const raw = env.CHANGE_STRATEGY || 'auto';
   const strategy = strategies.find((s) => s === raw);
   if (!strategy) throw new ConfigError(`CHANGE_STRATEGY must be one of ${strategies.join(', ')}, got ${JSON.stringify(raw)}`);
+  const pollMs = intSetting(env, 'CHANGE_POLL_MS', 2000, 200, 600_000);
+  // Renewed every poll: a lease shorter than two polls would lapse between two renewals of a live leader.
+  const leaseMs = intSetting(env, 'CHANGE_LEASE_MS', Math.max(3 * pollMs, 5000), 2 * pollMs, 3_600_000);
   return {
     strategy,
-    pollMs: intSetting(env, 'CHANGE_POLL_MS', 2000, 200, 600_000),
+    pollMs,
     maxKeysPerTable: intSetting(env, 'CHANGE_MAX_KEYS', 1000, 1, 1_000_000),
+    leaseMs,
   };
 }
 
@@ -56,14 +65,6 @@ export function operatorToken(env: Env): string | undefined {
 
 const CACHE_SETTINGS = ['CACHE', 'CACHE_TTL_S', 'CACHE_TTL_BY_TYPE', 'CACHE_GRACE_S', 'CACHE_MAX_ENTRIES', 'CACHE_MAX_MB', 'CACHE_SCOPE_HEADER', 'CACHE_DEBUG'];
 
-function booleanSetting(env: Env, name: string, fallback: boolean, words: [string, string] = ['true', 'false']): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = raw.toLowerCase();
-  if ([words[0], 'true', '1', 'on', 'yes'].includes(value)) return true;
-  if ([words[1], 'false', '0', 'off', 'no'].includes(value)) return false;
-  throw new ConfigError(`${name} must be ${words[0]} or ${words[1]}, got ${JSON.stringify(raw)}`);
-}
 
 export function cacheConfig(env: Env, nodeEnv: string): CacheConfig {
   for (const name of Object.keys(env)) {

@@ -29,3 +29,13 @@ export function numberSetting(env: Env, name: string, fallback: number, min: num
   }
   return value;
 }
+
+/** `true`/`false` (or the two `words`, and 1/0, on/off, yes/no), case-insensitive. */
+export function booleanSetting(env: Env, name: string, fallback: boolean, words: [string, string] = ['true', 'false']): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.toLowerCase();
+  if ([words[0], 'true', '1', 'on', 'yes'].includes(value)) return true;
+  if ([words[1], 'false', '0', 'off', 'no'].includes(value)) return false;
+  throw new ConfigError(`${name} must be ${words[0]} or ${words[1]}, got ${JSON.stringify(raw)}`);
+}

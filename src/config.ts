@@ -14,7 +14,7 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { defaultSessionFilePath } from './legacy/file-session-store.js';
 import { cacheConfig, changesConfig, operatorToken, type CacheConfig, type ChangesConfig } from './config-features.js';
-import { ConfigError, intSetting, numberSetting, type Env } from './config-values.js';
+import { booleanSetting, ConfigError, intSetting, numberSetting, type Env } from './config-values.js';
 
 export { ConfigError } from './config-values.js';
 export type { CacheConfig, ChangesConfig } from './config-features.js';
@@ -38,6 +38,8 @@ export interface EmulatorConfig {
   readonly latencyMs: number;
   /** Licence pool of the emulated server; default 10. */
   readonly sessions: number;
+  /** 4D data change tracking in the emulator (`EMULATOR_CHANGE_TRACKING`); default true. */
+  readonly changeTracking: boolean;
 }
 
 export interface AppConfig {
@@ -341,6 +343,7 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
       scale: numberSetting(env, 'EMULATOR_SCALE', 0.01, 0, 5),
       latencyMs: intSetting(env, 'EMULATOR_LATENCY_MS', 0, 0, 60_000),
       sessions: intSetting(env, 'EMULATOR_SESSIONS', 10, 1, 10_000),
+      changeTracking: booleanSetting(env, 'EMULATOR_CHANGE_TRACKING', true),
     };
     defaultEnv = 'emulator';
     // The emulator's URL is only known once it listens; server start-up fills the environment in.

@@ -95,6 +95,7 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
       scale: config.emulator.scale,
       latencyMs: config.emulator.latencyMs,
       sessions: config.emulator.sessions,
+      changeTracking: config.emulator.changeTracking,
     });
     environments = { [config.legacy.defaultEnvironment]: { baseUrl: emulator.url, username: 'wsz', password: 'wsz', auth: 'login' } };
   }

@@ -15,7 +15,7 @@ describe('loadConfig', () => {
   it('runs against the built-in emulator on port 4001 when nothing is configured', () => {
     const config = loadConfig({});
     expect(config.port).toBe(4001);
-    expect(config.emulator).toEqual({ port: 0, scale: 0.01, latencyMs: 0, sessions: 10 });
+    expect(config.emulator).toEqual({ port: 0, scale: 0.01, latencyMs: 0, sessions: 10, changeTracking: true });
     expect(config.legacy.defaultEnvironment).toBe('emulator');
     expect(config.legacy).toMatchObject({ timeoutMs: 60_000, retries: 3, sessionTimeoutSeconds: 3500 });
     expect(config.redisUrl).toBeUndefined();

@@ -34,6 +34,7 @@ export function createChangeWatcher(options: {
     tables: WATCHED_TABLES,
     strategy: config.changes.strategy,
     pollMs: config.changes.pollMs,
+    leaseMs: config.changes.leaseMs,
     maxKeysPerTable: config.changes.maxKeysPerTable,
     longestTtlMs: longest + config.cache.graceSeconds * 1000,
     environment: options.source.defaultEnvironment,

@@ -24,6 +24,7 @@ import { allRecordsTag, recordTag, type Page } from '../legacy/client-types.js';
 import { f, type FilterNode } from '../legacy/filter.js';
 import { DELETED_RECORDS, GLOBAL_STAMP } from '../legacy/tables.js';
 import type { WatcherMetrics } from './metrics.js';
+import { pagedRows, TimestampTracker } from './timestamps.js';
 
 /** How long `stop()` waits for a poll in flight. */
 const STOP_WAIT_MS = 1000;
@@ -44,6 +45,8 @@ export interface WatcherOptions {
   readonly strategy: ChangeStrategy;
   /** Poll interval (ms). */
   readonly pollMs: number;
+  /** The leader's lease (ms), renewed every poll; default max(3 × `pollMs`, 5000). */
+  readonly leaseMs?: number;
   /** Past this many changed keys of one table in one poll, the whole table is dropped instead. */
   readonly maxKeysPerTable: number;
   /** Rows per page of a change query. */
@@ -62,14 +65,21 @@ export interface WatcherOptions {
   readonly instance?: string;
 }
 
-interface WatchState {
+export interface WatchState {
   /** Envelope stamp of the last poll that completed. */
   stamp?: number;
   /** When it was recorded (watcher clock). */
   at: number;
   /** Highest `__TIMESTAMP` seen per table (timestamp strategy). */
   timestamps?: Record<string, string>;
+  /**
+   * Per table, the rows seen within the overlap below that highest time (key → `__STAMP`): a row
+   * in the window is new unless it was seen with the same stamp, so neither a save in the same
+   * millisecond as the highest one nor one committed late with an earlier time is missed.
+   */
+  recent?: Record<string, Record<string, number>>;
 }
+
 
 export interface WatcherStatus {
   readonly strategy: Exclude<ChangeStrategy, 'auto'>;
@@ -105,7 +115,15 @@ export class ChangeWatcher {
     this.now = options.now ?? Date.now;
     this.instance = options.instance ?? randomUUID().slice(0, 8);
     this.log = options.logger.child({ component: 'change-watcher', instance: this.instance });
+    this.timestamps = new TimestampTracker({
+      source: options.source,
+      tables: this.perTable,
+      overlapMs: options.timestampOverlapMs ?? 2000,
+      rows: (table, filter, attributes, orderBy) => this.rows(table, filter, attributes, orderBy),
+    });
   }
+
+  private readonly timestamps: TimestampTracker;
 
   private get leaseKey(): string {
     return `watch:${this.options.environment}`;
@@ -240,7 +258,7 @@ export class ChangeWatcher {
     if (this.strategy === 'off') return 'off';
     const backend = this.options.cache.backend;
     try {
-      const lease = Math.max(3 * this.options.pollMs, 5000);
+      const lease = this.options.leaseMs ?? Math.max(3 * this.options.pollMs, 5000);
       this.leader = await backend.lease(this.leaseKey, this.instance, lease);
     } catch (error) {
       this.leader = false;
@@ -277,12 +295,12 @@ export class ChangeWatcher {
       if (!state || gap || state.stamp === undefined || current < state.stamp) {
         const why = !state ? 'no recorded stamp' : gap ? 'the recorded stamp is older than the longest TTL' : current < (state.stamp ?? 0) ? `the stamp went down (${state.stamp} → ${current})` : 'no recorded stamp';
         await this.everythingChanged(why);
-        await this.writeState({ stamp: current, at: now, timestamps: await this.timestampBaseline(state) });
+        await this.writeState({ stamp: current, at: now, ...(await this.timestamps.baseline(state)) });
         return 'reset';
       }
-      const timestamps = await this.timestampTables(state, false);
+      const timestamps = await this.timestamps.tables(state, false);
       if (current === state.stamp && !timestamps.changed) {
-        await this.writeState({ ...state, at: now, timestamps: timestamps.seen });
+        await this.writeState({ ...state, at: now, timestamps: timestamps.seen, recent: timestamps.recent });
         return 'idle';
       }
       const since = state.stamp;
@@ -304,60 +322,19 @@ export class ChangeWatcher {
       }
       for (const [table, keys] of timestamps.keys) changed.set(table, new Set([...(changed.get(table) ?? []), ...keys]));
       await this.invalidate(changed);
-      await this.writeState({ stamp: current, at: now, timestamps: timestamps.seen });
+      await this.writeState({ stamp: current, at: now, timestamps: timestamps.seen, recent: timestamps.recent });
       return 'changed';
     }
     // timestamp strategy for every table
     if (!state || gap) {
       await this.everythingChanged(!state ? 'no recorded state' : 'the recorded state is older than the longest TTL');
-      await this.writeState({ at: now, timestamps: await this.timestampBaseline(state) });
+      await this.writeState({ at: now, ...(await this.timestamps.baseline(state)) });
       return 'reset';
     }
-    const timestamps = await this.timestampTables(state, true);
+    const timestamps = await this.timestamps.tables(state, true);
     await this.invalidate(timestamps.keys);
-    await this.writeState({ at: now, timestamps: timestamps.seen });
+    await this.writeState({ at: now, timestamps: timestamps.seen, recent: timestamps.recent });
     return timestamps.changed ? 'changed' : 'idle';
-  }
-
-  /** The `timestamp` tables: keys with `__TIMESTAMP` at or after the highest seen (minus the overlap). */
-  private async timestampTables(state: WatchState, all: boolean): Promise<{ keys: Map<string, Set<string>>; seen: Record<string, string>; changed: boolean }> {
-    const seen: Record<string, string> = { ...state.timestamps };
-    const keys = new Map<string, Set<string>>();
-    let changed = false;
-    for (const [table, how] of this.perTable) {
-      if (!all && how !== 'timestamp') continue;
-      const highest = seen[table];
-      if (!highest) {
-        const baseline = await this.latestTimestamp(table);
-        if (baseline) seen[table] = baseline;
-        continue;
-      }
-      const from = new Date(Date.parse(highest) - (this.options.timestampOverlapMs ?? 2000)).toISOString();
-      const rows = await this.rows(table, f.gte('__TIMESTAMP', from), ['__KEY', '__TIMESTAMP'], '__TIMESTAMP asc');
-      const fresh = rows.filter((r) => typeof r.__TIMESTAMP === 'string' && r.__TIMESTAMP > highest);
-      for (const row of rows) if (typeof row.__TIMESTAMP === 'string' && row.__TIMESTAMP > (seen[table] ?? '')) seen[table] = row.__TIMESTAMP;
-      if (fresh.length > 0) {
-        changed = true;
-        keys.set(table, new Set(fresh.map((r) => r.__KEY)));
-      }
-    }
-    return { keys, seen, changed };
-  }
-
-  private async timestampBaseline(state: WatchState | undefined): Promise<Record<string, string>> {
-    const seen: Record<string, string> = { ...state?.timestamps };
-    for (const [table, how] of this.perTable) {
-      if (how !== 'timestamp') continue;
-      const latest = await this.latestTimestamp(table);
-      if (latest) seen[table] = latest;
-    }
-    return seen;
-  }
-
-  private async latestTimestamp(table: string): Promise<string | undefined> {
-    const page = await this.options.source.fetchTable(table, { top: 1, orderBy: '__TIMESTAMP desc', attributes: ['__KEY'] });
-    const value = page.rows[0]?.__TIMESTAMP;
-    return typeof value === 'string' ? value : undefined;
   }
 
   /** Keys of `table` matching `filter`, paged; stops past `maxKeysPerTable` (the table is then dropped whole). */
@@ -366,17 +343,8 @@ export class ChangeWatcher {
     return new Set(rows.map((r) => String(r[attribute] ?? r.__KEY)));
   }
 
-  private async rows(table: string, filter: FilterNode, attributes: string[], orderBy: string): Promise<Page['rows']> {
-    const top = this.options.pageSize ?? 100;
-    const out: Page['rows'] = [];
-    for (let skip = 0; ; skip += top) {
-      const page = await this.options.source.fetchTable(table, { filter, attributes, orderBy, top, skip });
-      if (!Array.isArray(page.rows)) throw new Error(`malformed change answer for ${table}`);
-      out.push(...page.rows);
-      // Past the bound the exact keys no longer matter: the table is dropped whole.
-      if (out.length > this.options.maxKeysPerTable || skip + page.rows.length >= page.total || page.rows.length === 0) break;
-    }
-    return out;
+  private rows(table: string, filter: FilterNode, attributes: string[], orderBy: string): Promise<Page['rows']> {
+    return pagedRows(this.options.source, { table, filter, attributes, orderBy, pageSize: this.options.pageSize ?? 100, bound: this.options.maxKeysPerTable });
   }
 
   private async invalidate(changed: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
