@@ -305,14 +305,19 @@ export class ChangeWatcher {
       }
       const since = state.stamp;
       const changed = new Map<string, Set<string>>();
-      for (const [table, how] of this.perTable) {
-        if (how !== 'globalStamp' || current === since) continue;
-        changed.set(table, await this.keys(table, f.gte(GLOBAL_STAMP, since), '__KEY', `${GLOBAL_STAMP} asc`));
-      }
-      if (this.deletions && current !== since) {
+      if (current !== since) {
+        // The tables are asked at once (the client's concurrency cap still applies): one round
+        // trip of latency per poll that saw a change, not one per table.
+        const tracked = [...this.perTable].filter(([, how]) => how === 'globalStamp').map(([table]) => table);
         const tables = this.options.tables;
-        const rows = await this.rows(DELETED_RECORDS.name, f.and(f.gte('__Stamp', since), f.in('__TableName', tables)), ['__PrimaryKey', '__TableName'], '__Stamp asc');
-        for (const row of rows) {
+        const [perTable, deleted] = await Promise.all([
+          Promise.all(tracked.map((table) => this.keys(table, f.gte(GLOBAL_STAMP, since), '__KEY', `${GLOBAL_STAMP} asc`))),
+          this.deletions
+            ? this.rows(DELETED_RECORDS.name, f.and(f.gte('__Stamp', since), f.in('__TableName', tables)), ['__PrimaryKey', '__TableName'], '__Stamp asc')
+            : Promise.resolve([]),
+        ]);
+        tracked.forEach((table, i) => changed.set(table, perTable[i]!));
+        for (const row of deleted) {
           const table = String(row.__TableName);
           if (!tables.includes(table)) continue;
           const set = changed.get(table) ?? new Set<string>();
