@@ -16,10 +16,27 @@
  */
 import type { AttributeDef, TableDef } from '../../legacy/tables.js';
 import { EmulatorTable, GLOBAL_STAMP, type EmulatorDatabase, type Row } from '../data/store.js';
-import { dayToWire, foldText, parseDate, wireDateToDay } from '../data/values.js';
+import { dayToWire, parseDate, wireDateToDay } from '../data/values.js';
 import { QueryErrCode, QueryError, attributeNotFoundMessage } from './errors.js';
-import { keywordMatcher, wildcardMatcher } from './text.js';
 import { readAttribute, resolveAttribute } from './tracked.js';
+import { stripOuterQuotes, syntaxError, tokenize, type Token } from './filter-lexer.js';
+import {
+  all,
+  any,
+  dynamicTest,
+  numberTest,
+  OPERATORS,
+  pathReader,
+  SYMBOLS,
+  textTest,
+  toNumber,
+  type AttrKind,
+  type Comparator,
+  type Scalar,
+  type Segment,
+  type ValueNode,
+  type ValueRef,
+} from './filter-compare.js';
 
 export { QueryError, QueryErrCode } from './errors.js';
 
@@ -85,142 +102,6 @@ export function analyzeFilter(
   const { test, lookups } = parser.parse();
   return { predicate: test, lookups };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Tokens
-
-type Token =
-  | { t: '(' | ')' | '[' | ']' | ',' | 'eof'; pos: number }
-  | { t: 'op' | 'word' | 'string'; v: string; pos: number }
-  | { t: 'conj'; v: 'AND' | 'OR'; pos: number }
-  | { t: 'param'; v: number; pos: number };
-
-const OP_CHARS = '=!<>#%';
-const WORD_END = new Set([...' \t\r\n()[],&|', ...OP_CHARS]);
-
-function syntaxError(source: string, detail: string, pos?: number): QueryError {
-  const where = pos === undefined ? '' : ` at position ${pos + 1}`;
-  return new QueryError(QueryErrCode.syntax, `Unable to analyse the query "${source}": ${detail}${where}`);
-}
-
-function missingQuote(quote: string, source: string, pos: number): QueryError {
-  const code = quote === "'" ? QueryErrCode.missingQuote : QueryErrCode.missingDoubleQuote;
-  const name = quote === "'" ? 'quote' : 'double quote';
-  return new QueryError(code, `Missing closing ${name} (${quote}) for the value starting at position ${pos + 1} in the query "${source}"`);
-}
-
-/** Strips matching outer quote pairs; a valid expression never starts with a quote, so this is safe to repeat. */
-function stripOuterQuotes(filter: string): string {
-  let text = filter.trim();
-  while (text.startsWith('"') || text.startsWith("'")) {
-    const quote = text[0];
-    if (text.length < 2 || !text.endsWith(quote)) throw missingQuote(quote, filter, 0);
-    text = text.slice(1, -1).trim();
-  }
-  return text;
-}
-
-function tokenize(source: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < source.length) {
-    const c = source[i];
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
-      i++;
-    } else if (c === '(' || c === ')' || c === '[' || c === ']' || c === ',') {
-      tokens.push({ t: c, pos: i++ });
-    } else if (c === "'" || c === '"') {
-      const start = i++;
-      let value = '';
-      for (;;) {
-        if (i >= source.length) throw missingQuote(c, source, start);
-        const ch = source[i];
-        if (ch === '\\' && (source[i + 1] === c || source[i + 1] === '\\')) {
-          value += source[i + 1];
-          i += 2;
-        } else if (ch === c) {
-          i++;
-          break;
-        } else {
-          value += ch;
-          i++;
-        }
-      }
-      tokens.push({ t: 'string', v: value, pos: start });
-    } else if (c === '&' || c === '|') {
-      const start = i;
-      while (source[i] === '&' || source[i] === '|') i++;
-      const run = source.slice(start, i);
-      if (run !== c && run !== c + c) throw syntaxError(source, `unknown conjunction "${run}"`, start);
-      tokens.push({ t: 'conj', v: c === '&' ? 'AND' : 'OR', pos: start });
-    } else if (OP_CHARS.includes(c)) {
-      const start = i;
-      while (i < source.length && OP_CHARS.includes(source[i])) i++;
-      tokens.push({ t: 'op', v: source.slice(start, i), pos: start });
-    } else if (c === ':' && /\d/.test(source[i + 1] ?? '')) {
-      const start = i++;
-      while (/\d/.test(source[i] ?? '')) i++;
-      if (i < source.length && !WORD_END.has(source[i])) throw syntaxError(source, `bad placeholder "${source.slice(start, i + 1)}"`, start);
-      tokens.push({ t: 'param', v: Number(source.slice(start + 1, i)), pos: start });
-    } else if (c === ':') {
-      throw syntaxError(source, 'only indexed placeholders (:1, :2, …) are supported', i);
-    } else {
-      // A bare word: attribute path, keyword or unquoted value. Quotes inside are literal (O'Reilly).
-      const start = i;
-      while (i < source.length && !WORD_END.has(source[i])) i++;
-      tokens.push({ t: 'word', v: source.slice(start, i), pos: start });
-    }
-  }
-  tokens.push({ t: 'eof', pos: source.length });
-  return tokens;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Values
-
-type Scalar = string | number | boolean | null;
-
-/** A value of the filter with where it came from, for coercion rules and messages. */
-interface ValueRef {
-  raw: Scalar;
-  /** `:1` for a placeholder, the literal text otherwise. */
-  label: string;
-}
-
-type ValueNode = { kind: 'scalar'; ref: ValueRef } | { kind: 'list'; items: ValueRef[]; label: string };
-
-type Comparator = 'eq' | 'eqLit' | 'ne' | 'neLit' | 'lt' | 'gt' | 'le' | 'ge' | 'in' | 'kw' | 'begin';
-
-const OPERATORS: Record<string, Comparator> = {
-  '=': 'eq',
-  '==': 'eq',
-  '===': 'eqLit',
-  '!=': 'ne',
-  '#': 'ne',
-  '!==': 'neLit',
-  '<': 'lt',
-  '>': 'gt',
-  '<=': 'le',
-  '>=': 'ge',
-  '%': 'kw',
-};
-
-/** Canonical spelling of each comparator, for messages. */
-const SYMBOLS: Record<Comparator, string> = {
-  eq: '=', eqLit: '===', ne: '#', neLit: '!==', lt: '<', gt: '>', le: '<=', ge: '>=', in: 'IN', kw: '%', begin: 'begin',
-};
-
-interface Segment {
-  name: string;
-  /** `[]` or `[a]` after the name: iterate the collection. */
-  each: boolean;
-  letter?: string;
-}
-
-/** How values at a path compare: by the attribute's type, or inside objects by each stored value's own type ("dynamic"). */
-type AttrKind = 'string' | 'number' | 'bool' | 'date' | 'object' | 'dynamic';
-
-const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 // ---------------------------------------------------------------------------------------------
 // Parser + compiler (recursive descent, compiling each node into a closure as it goes)
@@ -656,122 +537,4 @@ class Parser {
         return dynamicTest(cmp, ref.raw);
     }
   }
-}
-
-function any(predicates: RowPredicate[]): RowPredicate {
-  if (predicates.length === 1) return predicates[0];
-  return (row) => {
-    for (const p of predicates) if (p(row)) return true;
-    return false;
-  };
-}
-
-function all(predicates: RowPredicate[]): RowPredicate {
-  if (predicates.length === 1) return predicates[0];
-  return (row) => {
-    for (const p of predicates) if (!p(row)) return false;
-    return true;
-  };
-}
-
-function toNumber(raw: Scalar): number | undefined {
-  if (typeof raw === 'number') return raw;
-  // v21 converts a numeric string to the attribute's type ("42" → 42); anything else is an error.
-  if (typeof raw === 'string' && NUMERIC.test(raw.trim())) return Number(raw.trim());
-  return undefined;
-}
-
-function textTest(cmp: Comparator, value: string): (v: unknown) => boolean {
-  const folded = foldText(value);
-  let match: (s: string) => boolean;
-  switch (cmp) {
-    case 'eq':
-      match = wildcardMatcher(folded);
-      break;
-    case 'eqLit':
-      match = (s) => s === folded;
-      break;
-    case 'lt':
-      match = (s) => s < folded;
-      break;
-    case 'gt':
-      match = (s) => s > folded;
-      break;
-    case 'le':
-      match = (s) => s <= folded;
-      break;
-    case 'ge':
-      match = (s) => s >= folded;
-      break;
-    case 'begin':
-      match = (s) => s.startsWith(folded);
-      break;
-    case 'kw':
-      match = keywordMatcher(folded);
-      break;
-    default:
-      throw new Error(`unexpected comparator ${cmp}`);
-  }
-  // Rows share text values (item names repeat variant names), so results are memoised per value.
-  const memo = new Map<string, boolean>();
-  return (v) => {
-    if (typeof v !== 'string') return false;
-    let result = memo.get(v);
-    if (result === undefined) {
-      result = match(foldText(v));
-      if (memo.size >= 50_000) memo.clear();
-      memo.set(v, result);
-    }
-    return result;
-  };
-}
-
-function numberTest(cmp: Comparator, n: number): (v: unknown) => boolean {
-  switch (cmp) {
-    case 'eq':
-    case 'eqLit':
-      return (v) => v === n;
-    case 'lt':
-      return (v) => typeof v === 'number' && v < n;
-    case 'gt':
-      return (v) => typeof v === 'number' && v > n;
-    case 'le':
-      return (v) => typeof v === 'number' && v <= n;
-    case 'ge':
-      return (v) => typeof v === 'number' && v >= n;
-    default:
-      throw new Error(`unexpected comparator ${cmp}`);
-  }
-}
-
-/** Inside object attributes the type comes from the stored value: numbers numerically, text as text. */
-function dynamicTest(cmp: Comparator, raw: Scalar): (v: unknown) => boolean {
-  const asText = typeof raw === 'boolean' ? undefined : textTest(cmp, String(raw));
-  const n = typeof raw === 'boolean' ? undefined : toNumber(raw);
-  const asNumber = n === undefined || cmp === 'kw' || cmp === 'begin' ? undefined : numberTest(cmp, n);
-  return (v) => {
-    if (typeof v === 'string') return asText !== undefined && asText(v);
-    if (typeof v === 'number') return asNumber !== undefined && asNumber(v);
-    if (typeof v === 'boolean') return (cmp === 'eq' || cmp === 'eqLit') && (v === raw || String(v) === raw);
-    return false;
-  };
-}
-
-/** Reads the values at an object path; `[]` segments spread collections (a non-collection yields nothing). */
-function pathReader(segments: Segment[]): (row: Row) => unknown[] {
-  return (row) => {
-    let current: unknown[] = [row[segments[0].name]];
-    if (segments[0].each) current = current.flatMap((v) => (Array.isArray(v) ? v : []));
-    for (let k = 1; k < segments.length; k++) {
-      const { name, each } = segments[k];
-      const next: unknown[] = [];
-      for (const c of current) {
-        const v = c !== null && typeof c === 'object' && !Array.isArray(c) ? (c as Record<string, unknown>)[name] : undefined;
-        if (!each) next.push(v);
-        else if (Array.isArray(v)) next.push(...v);
-      }
-      current = next;
-    }
-    return current;
-  };
 }
