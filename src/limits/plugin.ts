@@ -80,6 +80,7 @@ function checkFilterDepth(schema: GraphQLSchema, document: DocumentNode, variabl
         if (depth > MAX_FILTER_DEPTH) {
           const field = typeInfo.getFieldDef()?.name ?? '?';
           throw refusal(`${field}: ${filterTooDeepMessage(node.name.value, depth)}`, 'BAD_USER_INPUT', {
+            limit: 'MAX_FILTER_DEPTH',
             argument: `${field}.${node.name.value}`,
             maximum: MAX_FILTER_DEPTH,
             found: depth,

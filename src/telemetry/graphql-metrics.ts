@@ -54,7 +54,7 @@ export function createGraphqlMetrics(registry: Registry, options: { maxOperation
   });
   const refusals = new Counter({
     name: 'graphql_query_limit_refusals_total',
-    help: 'Operations refused by a query limit, by the setting that refused them (MAX_QUERY_DEPTH, MAX_ALIASES, MAX_QUERY_TOKENS, MAX_QUERY_REQUESTS, MAX_QUERY_ROWS)',
+    help: 'Operations refused by a query limit, by the setting that refused them (MAX_QUERY_DEPTH, MAX_ALIASES, MAX_QUERY_TOKENS, MAX_QUERY_REQUESTS, MAX_QUERY_ROWS, MAX_FILTER_DEPTH)',
     labelNames: ['limit'] as const,
     registers: [registry],
   });

@@ -77,6 +77,12 @@ describe('upstream and GraphQL metrics', () => {
     expect(costly.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COSTLY', limit: 'MAX_QUERY_ROWS' });
     expect(await value('graphql_query_limit_refusals_total', { limit: 'MAX_QUERY_ROWS' })).toBe(1);
     expect(await value('graphql_query_cost_rows_bucket', { le: '+Inf' })).toBe(count + 2);
+
+    let filter = '{ sku: { eq: "x" } }';
+    for (let i = 0; i < 25; i++) filter = `{ not: ${filter} }`;
+    const deep = await subgraph.execute(`{ products(filter: ${filter}) { totalCount } }`);
+    expect(deep.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'MAX_FILTER_DEPTH' });
+    expect(await value('graphql_query_limit_refusals_total', { limit: 'MAX_FILTER_DEPTH' })).toBe(1);
   });
 
   it('counts operations by name and outcome, and errors by operation name and code', async () => {
