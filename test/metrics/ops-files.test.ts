@@ -112,6 +112,7 @@ describe('the dashboard and the alert rules', () => {
       }
     }
     if (!port) throw new Error('the subgraph did not get ready');
+    child.stdout!.resume(); // later log lines must never fill the pipe and stall the child
     const base = `http://127.0.0.1:${port}`;
     // Some traffic: a read that logs in, the same again (a cache hit), an error, a refused operation.
     for (const query of ['query Families { productFamilies(first: 2) { totalCount } }', 'query Families { productFamilies(first: 2) { totalCount } }', '{ nothing }']) {
