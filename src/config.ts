@@ -14,10 +14,12 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { defaultSessionFilePath } from './legacy/file-session-store.js';
 import { cacheConfig, changesConfig, operatorToken, type CacheConfig, type ChangesConfig } from './config-features.js';
+import { metricsConfig, type MetricsConfig } from './config-metrics.js';
 import { booleanSetting, ConfigError, intSetting, numberSetting, type Env } from './config-values.js';
 
 export { ConfigError } from './config-values.js';
 export type { CacheConfig, ChangesConfig } from './config-features.js';
+export type { MetricsConfig } from './config-metrics.js';
 
 /** One 4D REST server the client may talk to (the old package's `test`, `live`, …). */
 export interface EnvironmentConfig {
@@ -97,6 +99,8 @@ export interface AppConfig {
   readonly cache: CacheConfig;
   /** The change watcher (`src/watcher/`): how changes made in the ERP itself are noticed. */
   readonly changes: ChangesConfig;
+  /** Metrics settings (`src/config-metrics.ts`): the operation-name cap, the licence pool size. */
+  readonly metrics: MetricsConfig;
   /** Token operators send as `x-operator-token` for `purgeCache`; `OPERATOR_TOKEN`, default none (then operator operations work only outside production). */
   readonly operatorToken?: string;
 }
@@ -412,6 +416,7 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
     cache: cacheConfig(env, env.NODE_ENV ?? 'development'),
     operatorToken: operatorToken(env),
     changes: changesConfig(env),
+    metrics: metricsConfig(env),
   };
   return deepFreeze(config);
 }

@@ -37,6 +37,8 @@ export interface ContextDependencies {
   readonly maxBatchSize?: number;
   /** Largest `first` of a list; default 100. */
   readonly maxPageSize?: number;
+  /** Called with every DataLoader batch (loader, table, keys), for metrics; default none. */
+  readonly onBatch?: (loader: string, table: string, size: number) => void;
 }
 
 /** Whether `presented` is the operator token, compared in constant time. */
@@ -55,7 +57,7 @@ export function contextFactory(deps: ContextDependencies): (http?: { req?: { hea
     return {
       cache: deps.cache,
       operator: isOperator(deps, http?.req?.headers['x-operator-token']),
-      data: new DataAccess(deps.source, { maxBatchSize: deps.maxBatchSize, maxPageSize: deps.maxPageSize, report: cacheReport }),
+      data: new DataAccess(deps.source, { maxBatchSize: deps.maxBatchSize, maxPageSize: deps.maxPageSize, report: cacheReport, onBatch: deps.onBatch }),
       cacheReport,
       upstreamReady: deps.upstreamReady,
       logger: deps.logger,

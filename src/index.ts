@@ -27,7 +27,7 @@ let runtime: Runtime | undefined;
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ maxOperationNames: config.metrics.maxOperationNames });
   const readiness = new Readiness();
   runtime = await createRuntime(config, logger, {
     onUpstreamRequest: (e) => {
@@ -55,6 +55,8 @@ async function main(): Promise<void> {
     logger.info({ environment: config.legacy.defaultEnvironment, upstream: new URL(env.baseUrl).origin }, 'using the 4D REST server');
   }
   readiness.watchSessions(rt.client.defaultEnvironment, () => rt.client.sessionState());
+  metrics.upstream.watchSessions(rt.client);
+  if (config.metrics.licencePoolSize > 0) for (const env of rt.client.environments()) metrics.upstream.setLicencePool(env, config.metrics.licencePoolSize);
 
   const server = buildServer({
     source: rt.client,

@@ -4,6 +4,8 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createGraphqlMetrics, type GraphqlMetrics } from './telemetry/graphql-metrics.js';
+import { createUpstreamMetrics, type UpstreamMetrics } from './telemetry/upstream-metrics.js';
 
 /** One upstream request as the legacy client reports it. */
 export interface UpstreamEvent {
@@ -13,6 +15,8 @@ export interface UpstreamEvent {
   status?: number;
   durationMs: number;
   attempt?: number;
+  /** The kind of request (`collection`, `entity`, `login`, …; see `UpstreamRoute`). */
+  route?: string;
 }
 
 export interface Metrics {
@@ -23,10 +27,17 @@ export interface Metrics {
   observeSession(event: string, environment: string): void;
   /** Apollo Server plugin counting operations and their duration. */
   readonly plugin: ApolloServerPlugin;
+  /** GraphQL-side metrics: operations by name, errors by code, query cost, limits hit, DataLoader batches (`src/telemetry/`). */
+  readonly graphql: GraphqlMetrics;
+  /** Upstream-side metrics beyond the request counts: retries, 402s, session age and breaker per environment. */
+  readonly upstream: UpstreamMetrics;
 }
 
-/** Creates the registry and metrics; `defaultMetrics` adds Node's process metrics (default true). */
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+/**
+ * Creates the registry and metrics; `defaultMetrics` adds Node's process metrics (default true);
+ * `maxOperationNames` caps the distinct `operation_name` label values (`METRICS_MAX_OPERATION_NAMES`, default 100).
+ */
+export function createMetrics(options: { defaultMetrics?: boolean; maxOperationNames?: number } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
@@ -38,8 +49,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   });
   const upstreamDuration = new Histogram({
     name: 'legacy_upstream_request_duration_seconds',
-    help: 'Duration of requests to the 4D REST server',
-    labelNames: ['environment', 'method', 'table'] as const,
+    help: 'Duration of requests to the 4D REST server, by environment, method, table, route (collection, entity, login, …) and HTTP status (0 = no answer)',
+    labelNames: ['environment', 'method', 'table', 'route', 'status'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
@@ -78,16 +89,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
   };
 
+  const graphql = createGraphqlMetrics(registry, { maxOperationNames: options.maxOperationNames });
+  const upstream = createUpstreamMetrics(registry);
+
   return {
     registry,
     plugin,
+    graphql,
+    upstream,
     observeSession(event, environment) {
       sessionEvents.inc({ environment, event });
     },
     observeUpstream(e) {
       const table = e.table ?? '';
-      upstreamRequests.inc({ environment: e.environment, method: e.method, table, status: String(e.status ?? 0) });
-      upstreamDuration.observe({ environment: e.environment, method: e.method, table }, e.durationMs / 1000);
+      const status = String(e.status ?? 0);
+      upstreamRequests.inc({ environment: e.environment, method: e.method, table, status });
+      upstreamDuration.observe({ environment: e.environment, method: e.method, table, route: e.route ?? '', status }, e.durationMs / 1000);
+      upstream.observe(e);
     },
   };
 }

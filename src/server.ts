@@ -92,11 +92,12 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
     cache: deps.cache,
     operatorToken: deps.operatorToken,
     upstreamReady: deps.upstreamReady ?? (() => readiness.upstreamAvailable()),
+    onBatch: (loader, table, size) => deps.metrics.graphql.observeBatch(loader, table, size),
   });
   const responseCache = deps.cache?.plugin<Context>((context) => context.cacheReport, environment);
 
   // Checked before execution, so a refused operation costs no upstream request.
-  const limits = queryLimits<Context>({ ...deps.queryLimits, maxBatchSize: deps.maxBatchSize, maxPageSize: deps.maxPageSize });
+  const limits = queryLimits<Context>({ ...deps.queryLimits, maxBatchSize: deps.maxBatchSize, maxPageSize: deps.maxPageSize }, { onCost: (cost) => deps.metrics.graphql.observeCost(cost) });
 
   const apollo = new ApolloServer<Context>({
     schema: buildSubgraphSchema([{ typeDefs: loadTypeDefs(), resolvers: resolvers as never }]),
@@ -117,6 +118,7 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
       ...(responseCache ? [responseCache] : []),
       deps.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       deps.metrics.plugin,
+      deps.metrics.graphql.plugin,
       errors.plugin,
       limits.plugin,
     ],

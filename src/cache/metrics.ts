@@ -3,6 +3,7 @@
  * errors and state, undecodable entries.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { LabelCap } from '../telemetry/label-cap.js';
 
 export type CacheLayer = 'record' | 'index' | 'list' | 'response';
 export type CacheResult = 'hit' | 'miss' | 'stale';
@@ -10,6 +11,8 @@ export type CacheResult = 'hit' | 'miss' | 'stale';
 export interface CacheMetrics {
   lookup(layer: CacheLayer, type: string, result: CacheResult, count?: number): void;
   invalidated(source: string, tags: number): void;
+  /** The tags an invalidation moved, counted by layer (`list`: a table's lists and answers, `record`: one record, `table`: all its records) and table. */
+  invalidatedTags(source: string, tags: readonly string[]): void;
   invalidationFailed(source: string): void;
   storeError(op: string): void;
   setStoreUp(up: boolean): void;
@@ -21,6 +24,7 @@ export interface CacheMetrics {
 export const NO_CACHE_METRICS: CacheMetrics = {
   lookup() {},
   invalidated() {},
+  invalidatedTags() {},
   invalidationFailed() {},
   storeError() {},
   setStoreUp() {},
@@ -56,12 +60,28 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
   const storeUp = new Gauge({ name: 'cache_store_up', help: '1 while the cache store is reachable and in use', registers: [registry] });
   const epochs = new Counter({ name: 'cache_epochs_total', help: 'New cache epochs started after a store outage', registers: [registry] });
   const decode = new Counter({ name: 'cache_decode_failures_total', help: 'Cache entries that could not be decoded (treated as misses)', registers: [registry] });
+  const tagged = new Counter({
+    name: 'cache_invalidated_tags_total',
+    help: 'Cache tags moved to a new version, by source (write, purge, watcher), layer (list: a table’s lists and answers; record: one record; table: all records of a table) and type (the table)',
+    labelNames: ['source', 'layer', 'type'] as const,
+    registers: [registry],
+  });
+  // Purge tags may come from operators' input: the table label is capped like client-chosen names.
+  const types = new LabelCap(200);
   return {
     lookup(layer, type, result, count = 1) {
       if (count > 0) lookups.inc({ layer, type, result }, count);
     },
     invalidated(source, tags) {
       invalidations.inc({ source }, tags);
+    },
+    invalidatedTags(source, tags) {
+      for (const tag of tags) {
+        const colon = tag.indexOf(':');
+        const type = types.label(colon < 0 ? tag : tag.slice(0, colon));
+        const layer = colon < 0 ? 'list' : tag.slice(colon + 1) === '*' ? 'table' : 'record';
+        tagged.inc({ source, layer, type });
+      }
     },
     invalidationFailed(source) {
       invalidationFailures.inc({ source });

@@ -156,6 +156,7 @@ export class TaggedCache {
       if (!(await this.ready())) throw new Error('the cache store is unavailable');
       const tokens = await this.backend.bump(tags, read);
       this.metrics.invalidated(source, tags.length);
+      this.metrics.invalidatedTags(source, tags);
       return new Map([...tags, ...read].map((tag, i) => [tag, tokens[i]!]));
     } catch (error) {
       this.metrics.invalidationFailed(source);

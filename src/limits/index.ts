@@ -6,11 +6,11 @@
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { ValidationRule } from 'graphql';
-import { queryLimitsPlugin } from './plugin.js';
+import { queryLimitsPlugin, type QueryLimitHooks } from './plugin.js';
 import { staticLimitRules } from './static.js';
 
 export { estimateCost, type CostEstimate, type CostModelOptions } from './cost.js';
-export { queryLimitsPlugin, type CostLimits } from './plugin.js';
+export { queryLimitsPlugin, type CostLimits, type QueryLimitHooks } from './plugin.js';
 export { staticLimitRules, type StaticLimits } from './static.js';
 
 /** Every limit, as `src/config.ts` reads them (`queryLimits`), with the page and batch sizes the estimate needs. */
@@ -42,7 +42,7 @@ export const DEFAULT_QUERY_LIMITS = { maxDepth: 12, maxAliases: 30, maxTokens: 5
  * document (thousands of aliases, a deeply nested literal) in the parser, before validation spends
  * CPU on it; graphql-js then answers `GRAPHQL_PARSE_FAILED` "Document contains more than N tokens".
  */
-export function queryLimits<TContext extends BaseContext>(options: QueryLimitOptions = {}): {
+export function queryLimits<TContext extends BaseContext>(options: QueryLimitOptions = {}, hooks: QueryLimitHooks = {}): {
   parseOptions: { maxTokens: number };
   validationRules: ValidationRule[];
   plugin: ApolloServerPlugin<TContext>;
@@ -57,7 +57,7 @@ export function queryLimits<TContext extends BaseContext>(options: QueryLimitOpt
       childrenPerParent: limits.childrenPerParent,
       maxBatchSize: options.maxBatchSize,
       maxPageSize: options.maxPageSize,
-    }),
+    }, hooks),
   };
 }
 

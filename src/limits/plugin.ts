@@ -80,6 +80,7 @@ function checkFilterDepth(schema: GraphQLSchema, document: DocumentNode, variabl
         if (depth > MAX_FILTER_DEPTH) {
           const field = typeInfo.getFieldDef()?.name ?? '?';
           throw refusal(`${field}: ${filterTooDeepMessage(node.name.value, depth)}`, 'BAD_USER_INPUT', {
+            limit: 'MAX_FILTER_DEPTH',
             argument: `${field}.${node.name.value}`,
             maximum: MAX_FILTER_DEPTH,
             found: depth,
@@ -109,8 +110,14 @@ function tooCostly(cost: CostEstimate, limits: CostLimits): GraphQLError {
   );
 }
 
+/** Observers of the limits (metrics); default none. */
+export interface QueryLimitHooks {
+  /** Called with the estimate of every operation whose variables coerce, refused or not. */
+  readonly onCost?: (cost: CostEstimate) => void;
+}
+
 /** The plugin: filter depth and cost limits, before execution. */
-export function queryLimitsPlugin<TContext extends BaseContext>(limits: CostLimits): ApolloServerPlugin<TContext> {
+export function queryLimitsPlugin<TContext extends BaseContext>(limits: CostLimits, hooks: QueryLimitHooks = {}): ApolloServerPlugin<TContext> {
   return {
     async requestDidStart() {
       return {
@@ -125,6 +132,7 @@ export function queryLimitsPlugin<TContext extends BaseContext>(limits: CostLimi
             if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
           }
           const cost = estimateCost(schema, operation as OperationDefinitionNode, fragments, coerced.coerced, limits);
+          hooks.onCost?.(cost);
           if (cost.rows > limits.maxRows || cost.requests > limits.maxRequests) throw tooCostly(cost, limits);
         },
       };

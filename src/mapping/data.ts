@@ -35,6 +35,8 @@ export interface DataAccessOptions {
   maxPageSize?: number;
   /** Filled by the caches with what the reads used (for the response cache); default none. */
   report?: ReadReport;
+  /** Called with every DataLoader batch (loader, table, keys), for metrics; default none. */
+  onBatch?: (loader: string, table: string, size: number) => void;
 }
 
 function encodeCursor(typename: string, offset: number): string {
@@ -95,7 +97,7 @@ export class DataAccess {
     private readonly client: LegacyPort,
     options: DataAccessOptions = {},
   ) {
-    this.loaders = new EntityLoaders(client, options.maxBatchSize, options.report);
+    this.loaders = new EntityLoaders(client, options.maxBatchSize, options.report, options.onBatch);
     this.maxPageSize = options.maxPageSize ?? 100;
     this.report = options.report;
   }

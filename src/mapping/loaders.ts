@@ -45,16 +45,18 @@ export class EntityLoaders {
    * @param maxBatchSize keys per upstream request, fetched in parallel; default 100 (the client
    *   would split a longer key list into more URL-safe requests)
    * @param report what the reads used, for the response cache (passed to every read)
+   * @param onBatch called with every batch (loader `byKey:<field>`/`byField:<field>`, table, keys), for metrics; default none
    */
   constructor(
     private readonly source: LegacyPort,
     private readonly maxBatchSize = 100,
     private readonly report?: ReadReport,
+    private readonly onBatch?: (loader: string, table: string, size: number) => void,
   ) {}
 
   /** The loader of `def` entities by `keyField` (`id` or one of its alternate keys). */
   byKey<D extends EntityDefinition>(def: D, keyField: string): DataLoader<string, EntityModel<D> | null> {
-    return this.loader(`${def.table}\u0000${keyField}\u0000one`, (keys) => this.batchOne(def, keyField, keys)) as DataLoader<
+    return this.loader(`${def.table}\u0000${keyField}\u0000one`, (keys) => this.batchOne(def, keyField, keys), `byKey:${keyField}`, def.table) as DataLoader<
       string,
       EntityModel<D> | null
     >;
@@ -67,7 +69,7 @@ export class EntityLoaders {
     orderBy: readonly (readonly [string, Direction])[],
   ): DataLoader<string, EntityModel<D>[]> {
     const id = `${def.table}\u0000${field}\u0000many\u0000${JSON.stringify(orderBy)}`;
-    return this.loader(id, (keys) => this.batchMany(def, field, orderBy, keys)) as DataLoader<string, EntityModel<D>[]>;
+    return this.loader(id, (keys) => this.batchMany(def, field, orderBy, keys), `byField:${field}`, def.table) as DataLoader<string, EntityModel<D>[]>;
   }
 
   /** Puts a freshly read or saved entity into every key loader of its type. */
@@ -86,12 +88,24 @@ export class EntityLoaders {
     for (const [id, loader] of this.loaders) if (id.includes('\u0000many\u0000')) loader.clearAll();
   }
 
-  private loader(id: string, batch: (keys: readonly string[]) => Promise<unknown[]>): DataLoader<string, unknown> {
+  private loader(id: string, batch: (keys: readonly string[]) => Promise<unknown[]>, name: string, table: string): DataLoader<string, unknown> {
     let loader = this.loaders.get(id);
     if (!loader) {
       // One batch per tick with every key; `fetch` splits it into requests of `maxBatchSize` keys
       // awaited together, so the next relation level again starts from a single tick.
-      loader = new DataLoader<string, unknown>(batch);
+      const { onBatch } = this;
+      loader = new DataLoader<string, unknown>(
+        onBatch
+          ? (keys) => {
+              try {
+                onBatch(name, table, keys.length);
+              } catch {
+                // A metrics callback must never break a read.
+              }
+              return batch(keys);
+            }
+          : batch,
+      );
       this.loaders.set(id, loader);
     }
     return loader;

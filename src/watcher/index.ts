@@ -39,7 +39,7 @@ export function createChangeWatcher(options: {
     longestTtlMs: longest + config.cache.graceSeconds * 1000,
     environment: options.source.defaultEnvironment,
     logger: options.logger,
-    metrics: createWatcherMetrics(options.registry, instance),
+    metrics: createWatcherMetrics(options.registry, instance, config.changes.pollMs),
     instance,
     now: options.now,
   });

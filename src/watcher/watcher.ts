@@ -273,6 +273,7 @@ export class ChangeWatcher {
       const outcome = await this.leaderPoll();
       this.lastPollAt = this.now();
       if (outcome !== 'idle') this.lastChangeAt = this.lastPollAt;
+      this.options.metrics.setLastPoll(this.lastPollAt);
       this.options.metrics.poll(outcome);
       this.options.metrics.setLag((this.now() - (this.lastChangeAt ?? this.now())) / 1000);
       return outcome;

@@ -33,10 +33,12 @@ export async function startTestSubgraph(
     queryLimits?: QueryLimitOptions;
     logger?: Logger;
     production?: boolean;
+    /** The metrics (e.g. with a small operation-name cap); default `createMetrics({ defaultMetrics: false })`. */
+    metrics?: Metrics;
   } = {},
 ): Promise<TestSubgraph> {
   const emulator = await startEmulator({ port: 0, ...options.emulator });
-  const metrics = createMetrics({ defaultMetrics: false });
+  const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
   const readiness = new Readiness();
   const client = createLegacyClient({
     onUpstreamRequest: (event) => {
@@ -50,6 +52,7 @@ export async function startTestSubgraph(
     ...options.client,
   });
   readiness.watchSessions(client.defaultEnvironment, () => client.sessionState());
+  metrics.upstream.watchSessions(client);
   const server = buildServer({
     source: client,
     readiness,
