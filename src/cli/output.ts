@@ -16,7 +16,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { CodecError, decodeDate } from '../legacy/codecs.js';
 import type { Row } from '../legacy/client-types.js';
-import { SYSTEM_ATTRIBUTES, type TableDef } from '../legacy/tables.js';
+import type { TableDef } from '../legacy/tables.js';
 import { UsageError } from './parse.js';
 
 export type Format = 'json' | 'jsonl' | 'csv';
@@ -45,6 +45,9 @@ export function parseDelimiter(text: string): string {
   }
   return delimiter;
 }
+
+/** The attributes 4D sends first in every entity, in its order. */
+const ENTITY_HEAD = ['__KEY', '__TIMESTAMP', '__STAMP'];
 
 /** Cells a spreadsheet would read as a formula (OWASP "CSV injection"). */
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -123,7 +126,7 @@ export function rowWriter(table: TableDef, options: OutputOptions, warn: (messag
     end() {
       if (columns !== undefined) return '';
       // No row at all: still a header, from the attributes asked for (or all of them).
-      columns = [...SYSTEM_ATTRIBUTES, ...(options.attributes ?? table.attributes.map((a) => a.name))];
+      columns = [...ENTITY_HEAD, ...(options.attributes ?? table.attributes.map((a) => a.name))];
       return csv([], true);
     },
   };
