@@ -126,6 +126,31 @@ describe('fetchAllPages through an entity set', () => {
   });
 });
 
+describe('the emulator holds entity sets as strictly as 4D', () => {
+  const auth = { Authorization: `Basic ${Buffer.from('wsz:S3cr3t-Pa55word!').toString('base64')}` };
+  const rest = async (path: string) => {
+    const response = await fetch(`${fx.emulator.url}${path}`, { headers: auth });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('forgets a set idle past its $timeout (each use restarts it), also for a release', async () => {
+    const created = await rest('/rest/Formen?$method=entityset&$top=1&$timeout=30');
+    const uri = created.body.__ENTITYSET as string;
+    clock += 29_000;
+    expect((await rest(`${uri}?$skip=1&$top=1`)).status).toBe(200); // used: 30 s again from now
+    clock += 29_000;
+    expect((await rest(`${uri}?$skip=2&$top=1`)).status).toBe(200);
+    clock += 30_000;
+    const expired = await rest(`${uri}?$skip=3&$top=1`);
+    expect(expired.status).toBe(404);
+    expect(expired.body).toMatchObject({ __ERROR: [{ errCode: 1802 }] });
+    const again = await rest('/rest/Formen?$method=entityset&$top=1&$timeout=30');
+    clock += 30_000;
+    expect((await rest(`${again.body.__ENTITYSET as string}?$method=release`)).body).toMatchObject({ __ERROR: [{ errCode: 1802 }] });
+    expect(fx.emulator.liveEntitySets()).toBe(0);
+  });
+});
+
 describe('a server that refuses entity sets', () => {
   let refusing: LegacyFixture;
   beforeAll(async () => {
