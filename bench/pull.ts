@@ -13,6 +13,7 @@
  * Every run must return every row once; the upstream requests of a run (no login: the session is
  * opened before) and the median wall time are reported.
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../src/emulator/index.js';
@@ -75,6 +76,7 @@ export async function pullReport(params: PullParams, log: (line: string) => void
   });
   try {
     const total = emulator.db.table(TABLE)!.rows().length;
+    const loadBefore = loadavg()[0]!;
     await client.ping();
     const lines: string[] = [];
     for (const strategy of STRATEGIES) {
@@ -104,7 +106,8 @@ export async function pullReport(params: PullParams, log: (line: string) => void
       ...lines,
       '',
       `- emulator scale ${params.scale}, ${params.latencyMs} ms upstream latency per request, pages of ${PAGE_SIZE} rows, ` +
-        `1 warm-up + ${params.runs} measured runs per strategy, one session opened before measuring, every run checked for every row once`,
+        `1 warm-up + ${params.runs} measured runs per strategy, one session opened before measuring, every run checked for every row once; ` +
+        `emulator and client share this process; 1-min load average ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`,
       '',
     ].join('\n');
   } finally {
