@@ -37,10 +37,11 @@ export function streamWriter(stream: Writable): (text: string) => Promise<void> 
       // An EPIPE is reported after the write returns: give it a turn before the next page is asked for.
       else setImmediate(() => settle(failure));
     });
-  return async (text) => {
-    if (failure) throw failure;
-    const flushed = stream.write(text);
-    await settleOn(flushed ? 'tick' : 'drain');
+  return (text) => {
+    const written = failure ? Promise.reject(failure) : settleOn(stream.write(text) ? 'tick' : 'drain');
+    // Callers that do not wait (short commands) must not turn a closed reader into an unhandled rejection.
+    written.catch(() => undefined);
+    return written;
   };
 }
 
