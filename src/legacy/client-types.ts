@@ -41,7 +41,7 @@ export interface LegacyClientOptions {
   connections?: number;
   /** Page size of {@link LegacyClient.fetchAll}. Default 500. */
   pageSize?: number;
-  /** Pages fetched at once by {@link LegacyClient.fetchAll}, and chunks by `fetchByKeys`. Default 4. */
+  /** Key chunks fetched at once by `fetchByKeys` (`fetchAll` pages one page after the other, through an entity set). Default 4. */
   parallelPages?: number;
   /** Session store shared by the processes. Default: a new in-memory store (closed by `close()`). */
   store?: SessionStore;
