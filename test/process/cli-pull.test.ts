@@ -61,6 +61,13 @@ describe('wsz fetch --all as a program', () => {
     expect(emulator.counters.logins).toBe(1);
   });
 
+  it('ends a short command quietly under | head -n 1 too', async () => {
+    const tables = `${quote(process.execPath)} --import tsx ${quote(cli)} tables`;
+    const { stdout, stderr } = await run('bash', ['-c', `${tables} | head -n 1; echo "exit=\${PIPESTATUS[0]}"`], { env, timeout: 60_000 });
+    expect(stdout.split('\n').slice(0, 2)).toEqual([expect.stringMatching(/^Artikel_Familie\t/), 'exit=0']);
+    expect(stderr).toBe('');
+  });
+
   it('pulls every row with exactly one login', async () => {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', cli, ...pull], { env, timeout: 60_000, maxBuffer: 1 << 26 });
     expect(stderr).toBe('');
