@@ -18,6 +18,7 @@
  *   --latency MS    BENCH_LATENCY_MS  emulated upstream latency per request (default 20)
  *   --jitter MS     BENCH_JITTER_MS   uniform ± jitter around it (default 2)
  *   --scale X       BENCH_SCALE       emulator data-set size, fraction of production (default 0.1)
+ *   --pull-runs N   BENCH_PULL_RUNS   measured runs of each strategy of the pull of all variants (default 5; see bench/pull.ts)
  *
  * The table goes to stdout, progress to stderr.
  */
@@ -27,6 +28,7 @@ import { loadConfig } from '../src/config.js';
 import { tableSizes } from '../src/emulator/data/generate.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
 import { numberParam, readFlags, runMain, UsageError } from './params.js';
+import { pullReport } from './pull.js';
 
 /** The server's default keys per upstream request of a loader (`MAX_BATCH_SIZE`), read from the configuration defaults. */
 const BATCHED_MAX_BATCH_SIZE = loadConfig({}).maxBatchSize;
@@ -39,17 +41,18 @@ interface Params {
   latencyMs: number;
   jitterMs: number;
   scale: number;
+  pullRuns: number;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
-const USAGE = `usage: npm run bench -- [--iterations N] [--warmup N] [--latency MS] [--jitter MS] [--scale X]
-  (or BENCH_ITERATIONS, BENCH_WARMUP, BENCH_LATENCY_MS, BENCH_JITTER_MS, BENCH_SCALE)
+const USAGE = `usage: npm run bench -- [--iterations N] [--warmup N] [--latency MS] [--jitter MS] [--scale X] [--pull-runs N]
+  (or BENCH_ITERATIONS, BENCH_WARMUP, BENCH_LATENCY_MS, BENCH_JITTER_MS, BENCH_SCALE, BENCH_PULL_RUNS)
 see also: npm run bench:limits -- --help (heap and refusal time of abusive queries with and without the query limits)`;
 
 function readParams(argv: string[]): Params | undefined {
-  const str = readFlags(argv, ['iterations', 'warmup', 'latency', 'jitter', 'scale'], USAGE);
+  const str = readFlags(argv, ['iterations', 'warmup', 'latency', 'jitter', 'scale', 'pull-runs'], USAGE);
   if (!str) return undefined;
   const params: Params = {
     iterations: numberParam('iterations', str('iterations'), 'BENCH_ITERATIONS', 20, { integer: true, min: 1, max: 10_000 }),
@@ -57,6 +60,7 @@ function readParams(argv: string[]): Params | undefined {
     latencyMs: numberParam('latency', str('latency'), 'BENCH_LATENCY_MS', 20, { min: 0, max: 10_000 }),
     jitterMs: numberParam('jitter', str('jitter'), 'BENCH_JITTER_MS', 2, { min: 0, max: 10_000 }),
     scale: numberParam('scale', str('scale'), 'BENCH_SCALE', 0.1, { min: 0.0001, max: 1 }),
+    pullRuns: numberParam('pull-runs', str('pull-runs'), 'BENCH_PULL_RUNS', 5, { integer: true, min: 1, max: 100 }),
   };
   if (params.jitterMs > params.latencyMs) {
     throw new UsageError(`jitter (${params.jitterMs} ms) must not exceed latency (${params.latencyMs} ms)`);
@@ -453,10 +457,12 @@ async function main(): Promise<number> {
       if (batched.data !== naive.data) fail(`${scenario.id}: batched and one-request-per-parent results differ`);
     }
     process.stdout.write(report(params, subgraph, results, performance.now() - started, loadBefore));
-    return 0;
   } finally {
     await subgraph.close();
   }
+  // The pull of all variants runs on its own emulator at scale 1, with the same upstream latency.
+  process.stdout.write(await pullReport({ runs: params.pullRuns, latencyMs: params.latencyMs, scale: 1 }, log));
+  return 0;
 }
 
 runMain('bench', main);

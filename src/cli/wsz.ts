@@ -3,8 +3,9 @@
  * `wsz`: the command line of the old WSZ_api scripts, on the new legacy client.
  *
  *   wsz tables [--remote]                       list the tables (and their attributes)
- *   wsz fetch <table> [--where …] [--top n] [--skip n] [--all] [--attributes a,b]
- *             [--order-by "Nummer desc"] [--format json|csv]
+ *   wsz fetch <table> [--where …] [--top n] [--skip n] [--all [--page-size n]] [--attributes a,b]
+ *             [--order-by "Nummer desc"] [--format json|jsonl|csv] [--delimiter ";"] [--bom]
+ *             [--no-formula-escape] [--iso-dates]      (see fetch.ts, output.ts)
  *   wsz push <table> <key> <field> <value>      write one field (optimistic locking)
  *   wsz session [--cookie | --logout]           show the shared session's state, or end it
  *   wsz cache purge [--tag t…] [--table T…] [--all]   drop cached rows and answers on every replica
@@ -14,109 +15,56 @@
  * upstream it fails (exit 2) naming the settings: it never falls back to an emulator unless asked
  * with `--emulator`. Without `REDIS_URL` the session is kept in a local file (`WSZ_SESSION_FILE`),
  * so runs one after another share one session (one licence) as the old cookie file did.
+ *
+ * As a program: stdout with backpressure; a reader that goes away (`| head`) ends the command with
+ * exit 0 and no message; Ctrl-C stops a pull before its next page (its entity set released, exit
+ * 130), a second Ctrl-C exits at once.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { stringify } from 'csv-stringify/sync';
+import { Command, CommanderError, Option } from 'commander';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { LegacyAPIError } from '../legacy/errors.js';
-import { f, type FilterNode } from '../legacy/filter.js';
-import { findAttribute, findTable, TABLE_NAMES, TABLES, type TableDef } from '../legacy/tables.js';
+import { TABLES } from '../legacy/tables.js';
 import { createCache, PurgeInputError } from '../cache/index.js';
 import { createRuntime, TYPE_TABLES, type Runtime } from '../runtime.js';
+import { fetchCommand, InterruptedError } from './fetch.js';
+import { parseValue, requireTable, UsageError } from './parse.js';
+import { OutputClosedError, streamWriter } from './sink.js';
+
+export { parseValue, parseWhere } from './parse.js';
 
 /** Where the command writes; tests pass their own. */
 export interface CliIO {
-  out(text: string): void;
+  /** Data (stdout); a returned promise is awaited before more is fetched (it may reject with {@link OutputClosedError}). */
+  out(text: string): unknown;
   err(text: string): void;
   /** Environment variables for the configuration; default `process.env` (read by config.ts). */
   env?: Record<string, string | undefined>;
+  /** Whether stderr is a terminal: then `fetch --all` shows a progress line. Default false. */
+  errIsTTY?: boolean;
+  /** Aborted on Ctrl-C: a pull stops before its next page and releases its entity set. */
+  signal?: AbortSignal;
 }
 
-/** Bad input found while running a command (commander reports its own parsing errors itself). */
-class UsageError extends Error {
-  override name = 'UsageError';
+/** The version in package.json (two folders up from src/cli and from dist/cli alike). */
+function packageVersion(): string {
+  const json = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return json.version ?? 'unknown';
 }
 
-const WHERE = /^([^\s!<>=^*]+)\s*(!=|<=|>=|\^=|\*=|=|<|>)\s*(.*)$/s;
-
-function requireTable(name: string): TableDef {
-  const table = findTable(name);
-  if (!table) throw new UsageError(`unknown table ${JSON.stringify(name)}; known tables: ${TABLE_NAMES.join(', ')}`);
-  return table;
-}
-
-/** Converts a command-line text into the attribute's type (number, boolean, ISO date, JSON object). */
-export function parseValue(table: TableDef, attribute: string, text: string): unknown {
-  const def = findAttribute(table, attribute);
-  if (!def) {
-    throw new UsageError(
-      `table ${table.name} has no attribute ${JSON.stringify(attribute)}; attributes: ${table.attributes.map((a) => a.name).join(', ')}`,
-    );
-  }
-  switch (def.type) {
-    case 'long':
-    case 'number': {
-      const n = Number(text);
-      if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${attribute} is a number, got ${JSON.stringify(text)}`);
-      return n;
-    }
-    case 'bool':
-      if (text !== 'true' && text !== 'false') throw new UsageError(`${attribute} is true or false, got ${JSON.stringify(text)}`);
-      return text === 'true';
-    case 'date':
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) throw new UsageError(`${attribute} is a date YYYY-MM-DD, got ${JSON.stringify(text)}`);
-      return text;
-    case 'object':
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw new UsageError(`${attribute} is a JSON object, got ${JSON.stringify(text)}`);
-      }
-    default:
-      return text;
-  }
-}
-
-/** `Nummer=218093`, `Gewicht>=10`, `Bezeichnung^=Lok` (begins), `Bezeichnung*=blau` (contains). */
-export function parseWhere(table: TableDef, expression: string): FilterNode {
-  const m = WHERE.exec(expression);
-  if (!m) {
-    throw new UsageError(
-      `--where ${JSON.stringify(expression)} is not "attribute<op>value" with op one of = != < <= > >= ^= (begins) *= (contains)`,
-    );
-  }
-  const [, attribute, op, raw] = m;
-  const value = parseValue(table, attribute, raw) as string | number | boolean;
-  switch (op) {
-    case '=': return f.eq(attribute, value);
-    case '!=': return f.ne(attribute, value);
-    case '<': return f.lt(attribute, value);
-    case '<=': return f.lte(attribute, value);
-    case '>': return f.gt(attribute, value);
-    case '>=': return f.gte(attribute, value);
-    case '^=': return f.begins(attribute, String(value));
-    default: return f.contains(attribute, String(value));
-  }
-}
-
-function positiveInt(name: string, min: number) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
-    return n;
-  };
-}
-
-function toCsv(rows: Record<string, unknown>[]): string {
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  return stringify(
-    rows.map((r) => columns.map((c) => (r[c] !== null && typeof r[c] === 'object' ? JSON.stringify(r[c]) : r[c]))),
-    { header: true, columns, cast: { boolean: (v) => String(v) } },
-  );
-}
+const EXAMPLES = `
+Examples:
+  $ wsz fetch Artikel_Variante --top 5 --attributes Nummer,Bezeichnung
+  $ wsz fetch Kunden --all --format jsonl > kunden.jsonl
+  $ wsz fetch Belege --all --where bezahlt=false --format csv --delimiter ";" --bom --iso-dates > offen.csv
+  $ wsz fetch Artikel_Variante --all --format jsonl | head -n 3
+  $ wsz fetch Adressen --where "Firma^=Müller" --order-by "AdrNr desc"
+  $ wsz push Artikel_Variante 3F2A… Gewicht 12.5
+  $ wsz session --logout
+  $ wsz --emulator fetch Formen --top 2
+`;
 
 /** Runs the command line with `argv` (without `node` and the script); resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
@@ -142,6 +90,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .description('Read and write the legacy WSZ ERP through its 4D REST server (replacement of the WSZ_api scripts)')
     .option('--env <name>', 'environment to use (default: the configured default environment)')
     .option('--emulator', 'run against a built-in 4D emulator in this process (generated data; writes end with the command)')
+    .version(packageVersion(), '-V, --version', 'print the version of wsz')
+    .addHelpText('after', EXAMPLES)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 
@@ -159,29 +109,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       for (const table of TABLES) io.out(`${table.name}\t${table.attributes.map((a) => `${a.name}:${a.type}`).join(', ')}\n`);
     });
 
-  program
-    .command('fetch')
-    .description('fetch rows of a table as JSON or CSV')
-    .argument('<table>', 'table name, e.g. Artikel_Variante')
-    .option('--where <expr...>', 'condition(s), ANDed: attr=value, attr!=value, <, <=, >, >=, ^= (begins), *= (contains)')
-    .option('--top <n>', 'rows to fetch (ignored with --all)', positiveInt('--top', 1), 100)
-    .option('--skip <n>', 'rows to skip', positiveInt('--skip', 0), 0)
-    .option('--all', 'fetch every matching row (pages in parallel)')
-    .option('--attributes <list>', 'comma-separated attributes to return')
-    .option('--order-by <spec>', 'e.g. "Nummer desc"')
-    .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))
-    .action(async (tableName: string, options: { where?: string[]; top: number; skip: number; all?: boolean; attributes?: string; orderBy?: string; format: 'json' | 'csv' }) => {
-      const table = requireTable(tableName);
-      const conditions = (options.where ?? []).map((w) => parseWhere(table, w));
-      const filter = conditions.length === 0 ? undefined : conditions.length === 1 ? conditions[0] : f.and(...conditions);
-      const attributes = options.attributes?.split(',').map((a) => a.trim()).filter(Boolean);
-      const environment = program.opts().env as string | undefined;
-      const rt = await getRuntime();
-      const rows = options.all
-        ? await rt.client.fetchAll(table.name, { filter, attributes, orderBy: options.orderBy, environment })
-        : (await rt.client.fetchTable(table.name, { filter, attributes, orderBy: options.orderBy, top: options.top, skip: options.skip, environment })).rows;
-      io.out(options.format === 'csv' ? toCsv(rows) : `${JSON.stringify(rows, null, 2)}\n`);
-    });
+  fetchCommand(program, io, getRuntime);
 
   program
     .command('push')
@@ -253,6 +181,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
+    // The reader of stdout went away (`| head`): what was held is released; nothing to say.
+    if (err instanceof OutputClosedError) return 0;
+    if (err instanceof InterruptedError) {
+      io.err(`wsz: ${err.message}\n`);
+      return 130;
+    }
     if (err instanceof CommanderError) {
       // Commander already printed usage errors; help and version exit 0.
       return err.exitCode === 0 ? 0 : 2;
@@ -270,9 +204,16 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 
 // Run when executed (also through the npm `bin` symlink), not when imported by tests.
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const interrupt = new AbortController();
+  process.on('SIGINT', () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    interrupt.abort();
+  });
   runCli(process.argv.slice(2), {
-    out: (s) => process.stdout.write(s),
+    out: streamWriter(process.stdout),
     err: (s) => process.stderr.write(s),
+    errIsTTY: process.stderr.isTTY === true,
+    signal: interrupt.signal,
   }).then(
     (code) => {
       process.exitCode = code;

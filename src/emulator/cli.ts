@@ -3,7 +3,7 @@
  *
  *   npm run emulator -- --port 8090 --scale 0.1 --latency 20 --jitter 5 --sessions 3 --seed 42 \
  *     --user wsz:wsz --idle 3600 --version v20 [--no-change-tracking] [--untracked Formen,Kunden] \
- *     [--deleted-records-in-catalog] [--no-control]
+ *     [--deleted-records-in-catalog] [--no-control] [--no-entity-sets]
  *
  * Prints one line (URL, row counts, user names; never passwords) and runs until SIGINT/SIGTERM.
  */
@@ -62,7 +62,9 @@ export function buildProgram(): Command {
     .option('--untracked <tables>', 'comma-separated tables without change tracking (repeatable)', (raw: string, prev: string[] = []) => [...prev, ...raw.split(',').map((t) => t.trim()).filter((t) => t !== '')])
     .option('--deleted-records-in-catalog', 'list __DeletedRecords in $catalog', false)
     .option('--control', 'serve the control endpoint /__control/… (default; no authentication: tests and demos only)', true)
-    .option('--no-control', 'do not serve the control endpoint');
+    .option('--no-control', 'do not serve the control endpoint')
+    .option('--entity-sets', 'serve entity sets ($method=entityset; default)', true)
+    .option('--no-entity-sets', 'refuse $method=entityset (500, errCode 1813), as a server that does not offer them');
 }
 
 interface CliValues {
@@ -85,6 +87,7 @@ interface CliValues {
   untracked?: string[];
   deletedRecordsInCatalog: boolean;
   control: boolean;
+  entitySets: boolean;
 }
 
 /** Parses command-line arguments (without `node` and the script) into emulator options. */
@@ -123,6 +126,7 @@ export function parseCliArgs(argv: readonly string[], program: Command = buildPr
     untrackedTables: v.untracked ?? [],
     deletedRecordsInCatalog: v.deletedRecordsInCatalog,
     control: v.control,
+    entitySets: v.entitySets,
   };
 }
 

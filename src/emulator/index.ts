@@ -120,6 +120,8 @@ export interface EmulatorOptions {
   deletedRecordsInCatalog?: boolean;
   /** Serve the control endpoint `/__control/…` (desktop changes, global stamp); default true. */
   control?: boolean;
+  /** Serve entity sets (`$method=entityset`); `false` refuses them with 500 / errCode 1813, as a server that does not offer them; default true. */
+  entitySets?: boolean;
 }
 
 /** Live request counters. */
@@ -196,6 +198,8 @@ export interface Emulator {
   expireAllSessions(): void;
   /** Sessions currently holding a licence (in `every-session` mode: every live session, guests included). */
   activeSessions(): number;
+  /** Entity sets held (created, neither released nor expired by the emulator's clock). */
+  liveEntitySets(): number;
   /** Stops listening and destroys open (keep-alive and hung) connections. */
   close(): Promise<void>;
 }

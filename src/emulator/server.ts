@@ -89,7 +89,7 @@ function validateOptions(o: EmulatorOptions): void {
   if (o.auth !== undefined && o.auth !== 'required' && o.auth !== 'none') {
     throw new TypeError(`EmulatorOptions.auth must be 'required' or 'none', got ${JSON.stringify(o.auth)}`);
   }
-  for (const name of ['changeTracking', 'deletedRecordsInCatalog', 'control'] as const) {
+  for (const name of ['changeTracking', 'deletedRecordsInCatalog', 'control', 'entitySets'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'boolean') {
       throw new TypeError(`EmulatorOptions.${name} must be true or false, got ${JSON.stringify(o[name])}`);
     }
@@ -329,6 +329,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!isGet && method !== 'POST') throw methodNotAllowed('GET, POST', ErrCode.methodNotApplicable, `${method} is not applicable to this resource`);
     if (method === 'POST' && !writeMethod) {
       throw methodNotAllowed('GET', ErrCode.methodNotApplicable, `POST needs $method=update, validate or delete here`);
+    }
+    if (restMethod === 'entityset' && options.entitySets === false) {
+      throw RestError.of(500, ErrCode.methodNotApplicable, '$method=entityset is not applicable: entity sets are disabled on this server');
     }
     if (restMethod === 'subentityset') throw RestError.of(500, ErrCode.methodNotApplicable, '$method=subentityset is not applicable: the WSZ dataclasses have no relations');
 
@@ -584,6 +587,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     activeSessions(): number {
       return sessions.activeCount();
+    },
+    liveEntitySets(): number {
+      return entitySets.list().length;
     },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {

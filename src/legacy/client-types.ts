@@ -41,7 +41,7 @@ export interface LegacyClientOptions {
   connections?: number;
   /** Page size of {@link LegacyClient.fetchAll}. Default 500. */
   pageSize?: number;
-  /** Pages fetched at once by {@link LegacyClient.fetchAll}, and chunks by `fetchByKeys`. Default 4. */
+  /** Key chunks fetched at once by `fetchByKeys` (`fetchAll` pages one page after the other, through an entity set). Default 4. */
   parallelPages?: number;
   /** Session store shared by the processes. Default: a new in-memory store (closed by `close()`). */
   store?: SessionStore;
@@ -182,8 +182,17 @@ export interface FetchAllOptions extends CallOptions {
   orderBy?: OrderBy;
   /** Default: the client's `pageSize` (500). */
   pageSize?: number;
-  /** Default: the client's `parallelPages` (4). */
+  /** Default: the client's `parallelPages` (4). Unused since `fetchAll` pages one page after the other through an entity set; kept for callers. */
   parallel?: number;
+  /**
+   * `'entityset'` (default): one query on the server, pages of a fixed membership; falls back to
+   * `'ordered'` when 4D refuses entity sets. `'ordered'`: `$skip`/`$top` pages ordered with `__KEY` last.
+   */
+  paging?: 'entityset' | 'ordered';
+  /** `$timeout` of the pull's entity set, seconds since its last use. Default 600. */
+  entitySetTimeoutSeconds?: number;
+  /** Stops the pull before the next page (the entity set is released). */
+  signal?: AbortSignal;
 }
 
 /** Options of {@link LegacyClient.fetchByKeys}. */

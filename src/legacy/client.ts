@@ -25,7 +25,8 @@ import { LegacyAPIConnectionError, LegacyAPIDataError, LegacyAPIError, LegacyNot
 import { describe, requireTable } from './filter.js';
 import { buildQuery, type HttpRequest } from './http.js';
 import type { LegacyPort, WriteListener } from './port.js';
-import { collect, planAll, planByKeys, planPage, planRecord, readByKeys, readPage, readRecord } from './reads.js';
+import { planAll, planByKeys, planPage, planRecord, readByKeys, readPage, readRecord } from './reads.js';
+import { planPull, pullPages, type PullPage } from './pull.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 import type { SessionState } from './sessions.js';
 import { WriteEvents } from './write-events.js';
@@ -132,17 +133,26 @@ export class LegacyClient implements LegacyPort {
   }
 
   /**
-   * Reads every row of `table` matching `filter`: the first page gives `__COUNT`, the other pages are
-   * fetched in parallel (at most `parallel` at once) with the same `$orderby`, so the whole read costs
-   * `ceil(count / pageSize)` requests. Rows come in order, de-duplicated by `__KEY`.
-   *
-   * Order: the caller's `orderBy`, else {@link defaultOrderBy} (the table's natural key). Pages re-run
-   * the query, so rows inserted or deleted meanwhile can shift; duplicates are dropped and a short
-   * result is logged as a warning.
+   * Reads every row of `table` matching `filter`, through {@link fetchAllPages} (one query on the
+   * server, a fixed membership; ordered paging where 4D refuses entity sets). Rows come in order.
+   * Order: the caller's `orderBy`, else {@link defaultOrderBy} (the table's natural key).
    */
   async fetchAll(table: string, options: FetchAllOptions = {}): Promise<Row[]> {
-    const { rt, value } = this.prepare(options.environment, (rt) => planAll(this.core, rt, table, options));
-    return collect(this.core, rt, value);
+    const rows: Row[] = [];
+    for await (const page of this.fetchAllPages(table, options)) rows.push(...page.rows);
+    return rows;
+  }
+
+  /**
+   * The pages of {@link fetchAll} as they arrive, each requested when the previous one has been
+   * consumed: an entity set created by the first request, paged with `$skip`/`$top`, holes of deleted
+   * entities skipped, renewed when it expires (same membership) or a {@link LegacyEntitySetExpiredError},
+   * released at the end, on an error, and when the loop is left early or `signal` aborts. Checked
+   * (table, filter, URL budget) when called, before anything is sent.
+   */
+  fetchAllPages(table: string, options: FetchAllOptions = {}): AsyncGenerator<PullPage, void, undefined> {
+    const { rt, value } = this.prepare(options.environment, (rt) => planPull(this.core, rt, planAll(this.core, rt, table, options), options));
+    return pullPages(this.core, rt, value);
   }
 
   /**

@@ -75,3 +75,4 @@ export {
 } from './concurrency.js';
 export * from './codecs.js';
 export * from './tables.js';
+export { LegacyEntitySetExpiredError, PULL_TIMEOUT_SECONDS, type PullPage } from './pull.js';

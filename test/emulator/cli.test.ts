@@ -24,6 +24,8 @@ describe('emulator command line', () => {
 
   it('turns change tracking and the control endpoint on by default, off with --no-…', () => {
     expect(parse([])).toMatchObject({ changeTracking: true, untrackedTables: [], deletedRecordsInCatalog: false, control: true });
+    expect(parse([])).toMatchObject({ entitySets: true });
+    expect(parse(['--no-entity-sets'])).toMatchObject({ entitySets: false });
     expect(parse(['--change-tracking'])).toMatchObject({ changeTracking: true });
     expect(parse(['--no-change-tracking', '--no-control', '--deleted-records-in-catalog'])).toMatchObject({ changeTracking: false, control: false, deletedRecordsInCatalog: true });
     expect(parse(['--untracked', 'Formen, Form_Artikel', '--untracked', 'Kunden']).untrackedTables).toEqual(['Formen', 'Form_Artikel', 'Kunden']);

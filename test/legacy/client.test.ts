@@ -183,11 +183,12 @@ describe('filters against the emulator', () => {
 });
 
 describe('fetchAll', () => {
-  it('returns the whole table in order for ceil(n / pageSize) requests', async () => {
+  it('returns the whole table in order for ceil(n / pageSize) pages of one entity set and its release', async () => {
     const all = tableRows(fx.emulator, 'Belege');
     const pageSize = 70;
     const { result, requests } = await counting(() => fx.client.fetchAll('Belege', { pageSize, parallel: 3 }));
-    expect(requests).toBe(Math.ceil(all.length / pageSize));
+    expect(requests).toBe(Math.ceil(all.length / pageSize) + 1);
+    expect(fx.emulator.liveEntitySets()).toBe(0);
     expect(result).toHaveLength(all.length);
     expect(result.map((r) => r.AbsNr)).toEqual(all.map((r) => r.AbsNr as number).sort((a, b) => a - b));
     expect(new Set(result.map((r) => r.__KEY)).size).toBe(all.length);
@@ -199,10 +200,10 @@ describe('fetchAll', () => {
     expect(rows.map((r) => r.AbsNr)).toEqual(expected.map((r) => r.AbsNr as number).sort((a, b) => b - a));
   });
 
-  it('costs one request for an empty result', async () => {
+  it('costs the empty entity set and its release for an empty result', async () => {
     const { result, requests } = await counting(() => fx.client.fetchAll('Kunden', { filter: f.eq('KundenNr', 'does-not-exist') }));
     expect(result).toEqual([]);
-    expect(requests).toBe(1);
+    expect(requests).toBe(2);
   });
 
   it('stops requesting pages once one page has failed', async () => {
@@ -222,7 +223,7 @@ describe('fetchAll', () => {
     expect((await rejection(client.fetchAll('Belege', { pageSize: 5, parallel: 2 }))).message).toContain('HTTP 500');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(Math.ceil(total / 5)).toBeGreaterThan(10);
-    // First page, the failed one, and at most the one already in flight on the other worker.
+    // First page, the failed one, and the release of the entity set.
     expect((fx.emulator.counters.byTable.Belege ?? 0) - before).toBeLessThanOrEqual(3);
   });
 
@@ -233,7 +234,7 @@ describe('fetchAll', () => {
       expect(all.length).toBeGreaterThan(60);
       const rows = await capped.client.fetchAll('Belege', { pageSize: 100, parallel: 2 });
       expect(rows.map((r) => r.AbsNr)).toEqual(all.map((r) => r.AbsNr as number).sort((a, b) => a - b));
-      expect(capped.emulator.counters.byTable.Belege).toBe(Math.ceil(all.length / 30));
+      expect(capped.emulator.counters.byTable.Belege).toBe(Math.ceil(all.length / 30) + 1); // and the release
       expect(capped.logs.some((l) => l.includes('caps $top'))).toBe(true);
     } finally {
       await capped.close();
