@@ -13,11 +13,11 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { defaultSessionFilePath } from './legacy/file-session-store.js';
-import { cacheConfig, changesConfig, operatorToken, type CacheConfig, type ChangesConfig } from './config-features.js';
+import { cacheConfig, changesConfig, explorerMode, operatorToken, type CacheConfig, type ChangesConfig, type ExplorerMode } from './config-features.js';
 import { ConfigError, intSetting, numberSetting, type Env } from './config-values.js';
 
 export { ConfigError } from './config-values.js';
-export type { CacheConfig, ChangesConfig } from './config-features.js';
+export type { CacheConfig, ChangesConfig, ExplorerMode } from './config-features.js';
 
 /** One 4D REST server the client may talk to (the old package's `test`, `live`, …). */
 export interface EnvironmentConfig {
@@ -97,6 +97,8 @@ export interface AppConfig {
   readonly changes: ChangesConfig;
   /** Token operators send as `x-operator-token` for `purgeCache`; `OPERATOR_TOKEN`, default none (then operator operations work only outside production). */
   readonly operatorToken?: string;
+  /** The browser landing page: `sandbox` (default; falls back to the bundled GraphiQL offline), `graphiql` or `off` (always in production); `EXPLORER`. */
+  readonly explorer: ExplorerMode;
 }
 
 
@@ -409,6 +411,7 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
     cache: cacheConfig(env, env.NODE_ENV ?? 'development'),
     operatorToken: operatorToken(env),
     changes: changesConfig(env),
+    explorer: explorerMode(env, env.NODE_ENV ?? 'development'),
   };
   return deepFreeze(config);
 }
