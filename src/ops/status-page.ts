@@ -19,7 +19,7 @@ h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .04em; color: v
 .sub { color: var(--muted); font-size: 12px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 3px 6px 3px 0; border-bottom: 1px solid rgba(127,127,127,.2); overflow-wrap: anywhere; }
-th { color: var(--muted); font-weight: 500; font-size: 12px; }
+th { color: var(--muted); font-weight: 500; font-size: 12px; white-space: nowrap; overflow-wrap: normal; }
 svg.spark { display: block; width: 100%; height: 40px; margin-top: 6px; }
 svg.spark polyline { fill: none; stroke: var(--line); stroke-width: 1.5; }
 .state-ok { color: var(--ok); } .state-failing, .state-session-limit { color: var(--bad); } .state-unknown { color: var(--warn); }
@@ -97,8 +97,12 @@ const SCRIPT = `
     spark('spark-errors', h.map(function (p) { return p.errors; }));
   }
   var pollMs = Number(document.body.getAttribute('data-poll-ms')) || 5000;
+  // /status polls /status.json (and /ops/status behind a prefix /ops/status.json).
+  var jsonPath = location.pathname;
+  while (jsonPath.length > 1 && jsonPath.charAt(jsonPath.length - 1) === '/') jsonPath = jsonPath.slice(0, -1);
+  jsonPath += '.json';
   function poll() {
-    fetch('status.json', { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } })
+    fetch(jsonPath, { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } })
       .then(function (r) { if (!r.ok) throw new Error('status.json answered ' + r.status); return r.json(); })
       .then(function (s) { set('error', ''); render(s); document.body.setAttribute('data-updates', String(Number(document.body.getAttribute('data-updates') || 0) + 1)); })
       .catch(function (e) { set('error', String(e.message || e)); })

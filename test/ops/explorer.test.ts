@@ -29,18 +29,19 @@ async function runAndReadResult(page: Page, expected: string): Promise<string> {
   return page.$eval('.graphiql-response', (el) => el.textContent ?? '');
 }
 
-describe.skipIf(!BROWSER_TESTS)('the explorer in Chromium with the network cut off', () => {
+// A browser on a shared, loaded machine: more time than the default 30 s.
+describe.skipIf(!BROWSER_TESTS)('the explorer in Chromium with the network cut off', { timeout: 90_000 }, () => {
   let chromium: TestBrowser;
   let subgraph: OpsSubgraph;
 
   beforeAll(async () => {
     chromium = await launchBrowser();
     subgraph = await startOpsSubgraph();
-  });
+  }, 90_000);
   afterAll(async () => {
     await chromium?.close();
     await subgraph?.close();
-  });
+  }, 90_000);
 
   it('falls back from Apollo Sandbox to the bundled GraphiQL, which runs a query and shows the answer', async () => {
     const page = await chromium.browser.newPage();

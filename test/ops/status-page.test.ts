@@ -13,7 +13,8 @@ const TOKEN = 'status-page-operator-token';
 const text = (page: Page, selector: string) => page.$eval(selector, (el) => el.textContent ?? '');
 const number = async (page: Page, selector: string) => Number((await text(page, selector)).replace(/[^\d.]/g, ''));
 
-describe.skipIf(!BROWSER_TESTS)('the status page in Chromium', () => {
+// A browser on a shared, loaded machine: more time than the default 30 s.
+describe.skipIf(!BROWSER_TESTS)('the status page in Chromium', { timeout: 90_000 }, () => {
   let chromium: TestBrowser;
   let open: OpsSubgraph;
   let guarded: OpsSubgraph;
@@ -22,17 +23,19 @@ describe.skipIf(!BROWSER_TESTS)('the status page in Chromium', () => {
     chromium = await launchBrowser();
     open = await startOpsSubgraph();
     guarded = await startOpsSubgraph({ operatorToken: TOKEN });
-  });
+  }, 90_000);
   afterAll(async () => {
     await chromium?.close();
     await open?.close();
     await guarded?.close();
-  });
+  }, 90_000);
 
   it('renders the numbers, which change with traffic, and draws the sparklines from the sampled history', async () => {
     const page = await chromium.browser.newPage();
     await page.setViewport({ width: 1200, height: 900 });
     const blocked = await cutOffNetwork(page, open.url);
+    const scriptErrors: string[] = [];
+    page.on('pageerror', (error) => scriptErrors.push(String(error)));
     await page.goto(`${open.url}/status`);
     await page.waitForFunction('Number(document.body.dataset.updates) >= 1');
     const before = { upstream: await number(page, '#upstream-requests'), operations: await number(page, '#graphql-ops') };
@@ -60,6 +63,8 @@ describe.skipIf(!BROWSER_TESTS)('the status page in Chromium', () => {
     expect(await text(page, '#watcher-lag')).toBe('off');
     // Everything the page needs comes from the subgraph itself.
     expect(blocked).toEqual([]);
+    expect(scriptErrors).toEqual([]);
+    expect(await text(page, '#error')).toBe('');
     await screenshot(page, 'status');
     await page.close();
   });
