@@ -97,3 +97,24 @@ export function cacheConfig(env: Env, nodeEnv: string): CacheConfig {
     debug: booleanSetting(env, 'CACHE_DEBUG', nodeEnv !== 'production'),
   };
 }
+
+/** Which explorer the landing page (`GET /graphql` from a browser) shows; `EXPLORER`. */
+export type ExplorerMode = 'sandbox' | 'graphiql' | 'off';
+
+/**
+ * `EXPLORER`: `sandbox` (default outside production: Apollo Sandbox from Apollo's CDN, falling back
+ * to the bundled GraphiQL at `/explorer` when the CDN cannot be reached), `graphiql` (the bundled
+ * GraphiQL only, no CDN), `off`. Production has no explorer: `off` there, and asking for one is an error.
+ */
+export function explorerMode(env: Env, nodeEnv: string): ExplorerMode {
+  const modes = ['sandbox', 'graphiql', 'off'] as const;
+  const raw = env.EXPLORER;
+  const production = nodeEnv === 'production';
+  if (raw === undefined || raw === '') return production ? 'off' : 'sandbox';
+  const mode = modes.find((m) => m === raw.toLowerCase());
+  if (!mode) throw new ConfigError(`EXPLORER must be one of ${modes.join(', ')}, got ${JSON.stringify(raw)}`);
+  if (production && mode !== 'off') {
+    throw new ConfigError(`EXPLORER=${mode} is not allowed with NODE_ENV=production (production has no explorer and no introspection); unset EXPLORER or set it to off`);
+  }
+  return mode;
+}

@@ -13,12 +13,12 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { defaultSessionFilePath } from './legacy/file-session-store.js';
-import { cacheConfig, changesConfig, operatorToken, type CacheConfig, type ChangesConfig } from './config-features.js';
+import { cacheConfig, changesConfig, explorerMode, operatorToken, type CacheConfig, type ChangesConfig, type ExplorerMode } from './config-features.js';
 import { metricsConfig, type MetricsConfig } from './config-metrics.js';
 import { booleanSetting, ConfigError, intSetting, numberSetting, type Env } from './config-values.js';
 
 export { ConfigError } from './config-values.js';
-export type { CacheConfig, ChangesConfig } from './config-features.js';
+export type { CacheConfig, ChangesConfig, ExplorerMode } from './config-features.js';
 export type { MetricsConfig } from './config-metrics.js';
 
 /** One 4D REST server the client may talk to (the old package's `test`, `live`, …). */
@@ -103,6 +103,8 @@ export interface AppConfig {
   readonly metrics: MetricsConfig;
   /** Token operators send as `x-operator-token` for `purgeCache`; `OPERATOR_TOKEN`, default none (then operator operations work only outside production). */
   readonly operatorToken?: string;
+  /** The browser landing page: `sandbox` (default; falls back to the bundled GraphiQL offline), `graphiql` or `off` (always in production); `EXPLORER`. */
+  readonly explorer: ExplorerMode;
 }
 
 
@@ -417,6 +419,7 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
     operatorToken: operatorToken(env),
     changes: changesConfig(env),
     metrics: metricsConfig(env),
+    explorer: explorerMode(env, env.NODE_ENV ?? 'development'),
   };
   return deepFreeze(config);
 }

@@ -3,10 +3,10 @@
  * (never module-scope, so one caller's data is never served to another from a loader cache).
  */
 import type { Logger } from 'pino';
-import { timingSafeEqual } from 'node:crypto';
 import type { Cache, CacheReport } from './cache/index.js';
 import type { LegacyPort } from './legacy/port.js';
 import { DataAccess } from './mapping/data.js';
+import { sameSecret } from './ops/access.js';
 
 export interface Context {
   readonly data: DataAccess;
@@ -44,10 +44,7 @@ export interface ContextDependencies {
 /** Whether `presented` is the operator token, compared in constant time. */
 function isOperator(deps: ContextDependencies, presented: string | string[] | undefined): boolean {
   if (!deps.operatorToken) return !deps.production;
-  if (typeof presented !== 'string') return false;
-  const a = Buffer.from(presented);
-  const b = Buffer.from(deps.operatorToken);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return sameSecret(deps.operatorToken, presented);
 }
 
 /** Returns the function Apollo Server calls once per request (with the HTTP request when there is one). */

@@ -63,6 +63,8 @@ async function main(): Promise<void> {
     cache: rt.cache,
     environment: rt.client.defaultEnvironment,
     operatorToken: config.operatorToken,
+    explorer: config.explorer,
+    sessions: rt.client,
     readiness,
     logger,
     metrics,

@@ -3,10 +3,6 @@
  * It does not listen: `src/index.ts` does, and tests use the returned objects in-process.
  */
 import { ApolloServer } from '@apollo/server';
-import {
-  ApolloServerPluginLandingPageLocalDefault,
-} from '@apollo/server/plugin/landingPage/default';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -22,6 +18,8 @@ import type { LegacyPort } from './legacy/port.js';
 import { ENTITIES } from './mapping/entities.js';
 import { attributeOf } from './mapping/entity.js';
 import type { Metrics } from './metrics.js';
+import { createOps, type SessionSource, type StatusOptions } from './ops/index.js';
+import type { ExplorerMode } from './config-features.js';
 import { resolvers } from './resolvers/index.js';
 import { loadTypeDefs } from './schema.js';
 
@@ -47,6 +45,12 @@ export interface ServerDependencies {
   readonly metrics: Metrics;
   /** `true` hides Apollo Sandbox and turns introspection off; default `false`. */
   readonly production?: boolean;
+  /** The browser landing page and `/explorer` (`src/ops/explorer.ts`); default `sandbox`, always `off` in production. */
+  readonly explorer?: ExplorerMode;
+  /** Session state of every environment for `/status` (the legacy client); default: the readiness' environment only. */
+  readonly sessions?: SessionSource;
+  /** Sampling of the status page's history (`src/ops/`). */
+  readonly status?: StatusOptions;
   /** Keys per upstream request of a loader; default 100. */
   readonly maxBatchSize?: number;
   /** Largest `first` of a list query; default 100. */
@@ -94,6 +98,15 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
     upstreamReady: deps.upstreamReady ?? (() => readiness.upstreamAvailable()),
     onBatch: (loader, table, size) => deps.metrics.graphql.observeBatch(loader, table, size),
   });
+  // The status page, its operator gate (shared with /metrics) and the landing page (src/ops/).
+  const ops = createOps({
+    registry: deps.metrics.registry,
+    readiness,
+    operatorToken: deps.operatorToken,
+    explorer: deps.production ? 'off' : deps.explorer,
+    sessions: deps.sessions,
+    status: deps.status,
+  });
   const responseCache = deps.cache?.plugin<Context>((context) => context.cacheReport, environment);
 
   // Checked before execution, so a refused operation costs no upstream request.
@@ -116,7 +129,7 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
       // response cache sets the headers itself, capped by the freshness of the rows it holds.
       ApolloServerPluginCacheControl({ defaultMaxAge: deps.cache?.settings.ttlSeconds ?? 0, calculateHttpHeaders: false }),
       ...(responseCache ? [responseCache] : []),
-      deps.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      ...ops.plugins,
       deps.metrics.plugin,
       deps.metrics.graphql.plugin,
       errors.plugin,
@@ -135,7 +148,8 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
     const report = await readiness.report();
     res.status(report.ready ? 200 : 503).set('cache-control', 'no-store').json(report);
   });
-  app.get('/metrics', async (_req, res) => {
+  ops.mount(app);
+  app.get('/metrics', ops.gate, async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
@@ -161,8 +175,10 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
       // Last: body-parser failures (malformed JSON, 413) answer JSON, never express's HTML page.
       app.use(errors.httpErrorHandler);
       readiness.markReady();
+      ops.start();
     },
     async stop(graceMs = deps.shutdownGraceMs ?? 10_000) {
+      ops.stop();
       const cut = await drainHttpServer(httpServer, readiness, graceMs);
       if (cut > 0) deps.logger.warn({ cut, graceMs }, `grace period over: closed the connections of ${cut} request(s) still in flight`);
       await apollo.stop();

@@ -109,7 +109,8 @@ export function responseCachePlugin<TContext extends object>(options: ResponseCa
           };
         },
         async responseForOperation(rc): Promise<GraphQLResponse | null> {
-          if (rc.operation.operation !== 'query' || !cache.usable) return null;
+          // No operation (an operationName the document does not define): Apollo answers that itself.
+          if (rc.operation?.operation !== 'query' || !cache.usable) return null;
           const base = sha(canonicalJson([rc.queryHash, rc.operationName ?? null, rc.request.variables ?? {}]));
           publicKey = `q:${options.namespace}:${base}`;
           const scope = options.scopeHeader ? rc.request.http?.headers.get(options.scopeHeader) : undefined;

@@ -10,7 +10,7 @@ import { Readiness } from '../../src/health.js';
 import { createLegacyClient, type LegacyClient, type LegacyClientOptions } from '../../src/legacy/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { TYPE_TABLES } from '../../src/runtime.js';
-import { buildServer, type BuiltServer } from '../../src/server.js';
+import { buildServer, type BuiltServer, type ServerDependencies } from '../../src/server.js';
 
 export const TEST_CACHE_SETTINGS: CacheSettings = {
   enabled: true,
@@ -52,6 +52,8 @@ export interface ReplicaOptions {
   logger?: Logger;
   operatorToken?: string;
   production?: boolean;
+  /** Further server dependencies (explorer, status page sampling); default none. */
+  server?: Partial<Pick<ServerDependencies, 'explorer' | 'status'>>;
 }
 
 export async function startReplica(options: ReplicaOptions): Promise<Replica> {
@@ -63,7 +65,11 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     defaultEnvironment: 'test',
     retryBaseMs: 5,
     retries: 1,
-    onUpstreamRequest: (event) => readiness.observeUpstream(event),
+    onUpstreamRequest: (event) => {
+      metrics.observeUpstream(event);
+      readiness.observeUpstream(event);
+    },
+    onSessionEvent: (event, environment) => metrics.observeSession(event, environment),
     ...options.client,
   });
   const cache = createCache({
@@ -84,6 +90,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     metrics,
     operatorToken: options.operatorToken,
     production: options.production,
+    sessions: client,
+    ...options.server,
   });
   await server.start();
   await new Promise<void>((resolve) => server.httpServer.listen(0, '127.0.0.1', resolve));
