@@ -14,10 +14,12 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { defaultSessionFilePath } from './legacy/file-session-store.js';
 import { cacheConfig, changesConfig, operatorToken, type CacheConfig, type ChangesConfig } from './config-features.js';
+import { observabilityConfig, type ObservabilityConfig } from './config-observability.js';
 import { ConfigError, intSetting, numberSetting, type Env } from './config-values.js';
 
 export { ConfigError } from './config-values.js';
 export type { CacheConfig, ChangesConfig } from './config-features.js';
+export type { ObservabilityConfig } from './config-observability.js';
 
 /** One 4D REST server the client may talk to (the old package's `test`, `live`, …). */
 export interface EnvironmentConfig {
@@ -97,6 +99,8 @@ export interface AppConfig {
   readonly changes: ChangesConfig;
   /** Token operators send as `x-operator-token` for `purgeCache`; `OPERATOR_TOKEN`, default none (then operator operations work only outside production). */
   readonly operatorToken?: string;
+  /** Tracing, log format, router secret, mutation authorization, audit caller (`src/config-observability.ts`). */
+  readonly observability: ObservabilityConfig;
 }
 
 
@@ -408,6 +412,7 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
     emulator,
     cache: cacheConfig(env, env.NODE_ENV ?? 'development'),
     operatorToken: operatorToken(env),
+    observability: observabilityConfig(env, env.NODE_ENV ?? 'development'),
     changes: changesConfig(env),
   };
   return deepFreeze(config);
