@@ -15,11 +15,13 @@ import { z } from 'zod';
 import { defaultSessionFilePath } from './legacy/file-session-store.js';
 import { cacheConfig, changesConfig, explorerMode, operatorToken, type CacheConfig, type ChangesConfig, type ExplorerMode } from './config-features.js';
 import { metricsConfig, type MetricsConfig } from './config-metrics.js';
+import { observabilityConfig, type ObservabilityConfig } from './config-observability.js';
 import { booleanSetting, ConfigError, intSetting, numberSetting, type Env } from './config-values.js';
 
 export { ConfigError } from './config-values.js';
 export type { CacheConfig, ChangesConfig, ExplorerMode } from './config-features.js';
 export type { MetricsConfig } from './config-metrics.js';
+export type { ObservabilityConfig } from './config-observability.js';
 
 /** One 4D REST server the client may talk to (the old package's `test`, `live`, …). */
 export interface EnvironmentConfig {
@@ -105,6 +107,8 @@ export interface AppConfig {
   readonly operatorToken?: string;
   /** The browser landing page: `sandbox` (default; falls back to the bundled GraphiQL offline), `graphiql` or `off` (always in production); `EXPLORER`. */
   readonly explorer: ExplorerMode;
+  /** Tracing, log format, router secret, mutation authorization, audit caller (`src/config-observability.ts`). */
+  readonly observability: ObservabilityConfig;
 }
 
 
@@ -417,6 +421,7 @@ function buildConfig(env: Env, options: LoadConfigOptions): AppConfig {
     emulator,
     cache: cacheConfig(env, env.NODE_ENV ?? 'development'),
     operatorToken: operatorToken(env),
+    observability: observabilityConfig(env, env.NODE_ENV ?? 'development'),
     changes: changesConfig(env),
     metrics: metricsConfig(env),
     explorer: explorerMode(env, env.NODE_ENV ?? 'development'),

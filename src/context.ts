@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Cache, CacheReport } from './cache/index.js';
 import type { LegacyPort } from './legacy/port.js';
 import { DataAccess } from './mapping/data.js';
-import { sameSecret } from './ops/access.js';
+import { mutationPermission, sameSecret, type MutationAuth, type MutationPermission } from './security/router-auth.js';
 
 export interface Context {
   readonly data: DataAccess;
@@ -16,6 +16,8 @@ export interface Context {
   readonly cache?: Cache;
   /** Whether the caller presented the operator token (or none is needed: no token, not production). */
   readonly operator: boolean;
+  /** Whether the router's authorization allows mutations (checked before execution, `src/security/`). */
+  readonly mutations: MutationPermission;
   /** Whether an upstream session can likely be had, from the upstream state `/ready` reports (no upstream request). */
   readonly upstreamReady: () => Promise<boolean>;
   readonly logger: Logger;
@@ -29,6 +31,8 @@ export interface ContextDependencies {
   readonly cache?: Cache;
   /** `x-operator-token` must equal it for operator operations; default none. */
   readonly operatorToken?: string;
+  /** The authorization mutations need; default none (mutations allowed unless `production`). */
+  readonly mutationAuth?: MutationAuth;
   /** Without an operator token, operator operations are refused in production. */
   readonly production?: boolean;
   readonly upstreamReady: () => Promise<boolean>;
@@ -44,7 +48,7 @@ export interface ContextDependencies {
 /** Whether `presented` is the operator token, compared in constant time. */
 function isOperator(deps: ContextDependencies, presented: string | string[] | undefined): boolean {
   if (!deps.operatorToken) return !deps.production;
-  return sameSecret(deps.operatorToken, presented);
+  return sameSecret(presented, deps.operatorToken);
 }
 
 /** Returns the function Apollo Server calls once per request (with the HTTP request when there is one). */
@@ -54,6 +58,7 @@ export function contextFactory(deps: ContextDependencies): (http?: { req?: { hea
     return {
       cache: deps.cache,
       operator: isOperator(deps, http?.req?.headers['x-operator-token']),
+      mutations: mutationPermission(deps.mutationAuth ?? { header: 'authorization', production: deps.production }, http?.req?.headers ?? {}),
       data: new DataAccess(deps.source, { maxBatchSize: deps.maxBatchSize, maxPageSize: deps.maxPageSize, report: cacheReport, onBatch: deps.onBatch }),
       cacheReport,
       upstreamReady: deps.upstreamReady,

@@ -7,8 +7,10 @@
  * store, emulator) closes and the process exits 0. Run it with `exec node …` (as `npm start` does)
  * so the signal reaches node and not a shell.
  */
-import { pino } from 'pino';
 import { ConfigError, loadConfig, maskSecrets } from './config.js';
+import { requireRouterSecret } from './config-observability.js';
+import { createLogger } from './observability/logger.js';
+import { startTracing } from './observability/tracing.js';
 import { Readiness } from './health.js';
 import { createCacheMetrics } from './cache/index.js';
 import { createChangeWatcher } from './watcher/index.js';
@@ -26,7 +28,10 @@ let runtime: Runtime | undefined;
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } });
+  requireRouterSecret(config.observability);
+  const logger = createLogger({ level: config.logLevel, format: config.observability.logFormat, production: config.nodeEnv === 'production', redact: REDACT });
+  // Before the client: its spans go to the provider registered here (none: the no-op API).
+  const tracing = startTracing({ otlpUrl: config.observability.tracing.otlpUrl, serviceName: config.observability.tracing.serviceName, logger });
   const metrics = createMetrics({ maxOperationNames: config.metrics.maxOperationNames });
   const readiness = new Readiness();
   runtime = await createRuntime(config, logger, {
@@ -73,6 +78,10 @@ async function main(): Promise<void> {
     maxBatchSize: config.maxBatchSize,
     queryLimits: config.queryLimits,
     shutdownGraceMs: config.shutdownGraceMs,
+    routerSecret: config.observability.routerSecret,
+    mutationAuth: config.observability.mutationAuth,
+    callerHeader: config.observability.callerHeader,
+    tracing: tracing.enabled,
   });
 
   const watcher = rt.cache && config.cache.enabled ? createChangeWatcher({ config, source: rt.client, cache: rt.cache, logger, registry: metrics.registry }) : undefined;
@@ -98,6 +107,7 @@ async function main(): Promise<void> {
     // The watcher stops beside the drain (its poll in flight gets the same moment), then the runtime closes.
     Promise.all([server.stop(), watcher?.stop()])
       .then(() => rt.close())
+      .then(() => tracing.shutdown())
       .then(
         () => {
           logger.info({ signal, durationMs: Date.now() - started }, 'shut down');

@@ -6,6 +6,7 @@
  * The emulator is imported only when it is used (a dynamic `import()`), so a process talking to a
  * real ERP never loads `src/emulator/` (test/process/no-silent-emulator.test.ts checks it).
  */
+import { auditLog } from './observability/audit.js';
 import type { Logger } from 'pino';
 import { ConfigError, type AppConfig } from './config.js';
 import type { Emulator } from './emulator/index.js';
@@ -65,6 +66,8 @@ export interface RuntimeOptions {
   cache?: 'serve' | 'invalidate';
   /** Cache metrics; default none. */
   cacheMetrics?: CacheMetrics;
+  /** Who writes outside a GraphQL request, in the audit log (`cli`, `compat`); default `local`. */
+  auditVia?: string;
 }
 
 /** GraphQL type → table, for per-type TTLs and `Type:id` purge tags. */
@@ -166,6 +169,8 @@ export async function createRuntime(config: AppConfig, logger: Logger, options: 
     onUpstreamRequest: options.onUpstreamRequest,
     onSessionEvent: options.onSessionEvent,
   });
+  // Every writer (GraphQL, the command line, the compatibility module) writes through this client.
+  client.subscribeAudit(auditLog(logger, options.auditVia));
   const mode = options.cache ?? 'invalidate';
   const cache =
     mode === 'serve' || config.redisUrl

@@ -22,6 +22,9 @@ import { createOps, type SessionSource, type StatusOptions } from './ops/index.j
 import type { ExplorerMode } from './config-features.js';
 import { resolvers } from './resolvers/index.js';
 import { loadTypeDefs } from './schema.js';
+import { accessLog, requestScope } from './observability/http-log.js';
+import { operationSpan, tracingPlugin } from './observability/tracing.js';
+import { mutationAuthPlugin, routerSecretGuard, type MutationAuth } from './security/router-auth.js';
 
 export interface ServerDependencies {
   /** The legacy client (batched reads), or any port to the ERP. */
@@ -57,6 +60,14 @@ export interface ServerDependencies {
   readonly maxPageSize?: number;
   /** Depth, alias and cost limits of an operation (`src/limits/`); defaults in `DEFAULT_QUERY_LIMITS`. */
   readonly queryLimits?: QueryLimitOptions;
+  /** `/graphql` needs `x-router-secret` equal to it; none: not checked (`src/security/`). */
+  readonly routerSecret?: string;
+  /** The header and token mutations need; default `authorization`, no token (mutations allowed outside production only). */
+  readonly mutationAuth?: Omit<MutationAuth, 'production'>;
+  /** Request header naming the caller in the audit log; default none. */
+  readonly callerHeader?: string;
+  /** Whether a tracer provider is registered (`startTracing`): then each operation gets a span; default `false`. */
+  readonly tracing?: boolean;
 }
 
 export interface BuiltServer {
@@ -95,6 +106,7 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
     newReport: deps.cache ? () => deps.cache!.report() : undefined,
     cache: deps.cache,
     operatorToken: deps.operatorToken,
+    mutationAuth: { header: 'authorization', ...deps.mutationAuth, production: deps.production },
     upstreamReady: deps.upstreamReady ?? (() => readiness.upstreamAvailable()),
     onBatch: (loader, table, size) => deps.metrics.graphql.observeBatch(loader, table, size),
   });
@@ -134,12 +146,16 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
       deps.metrics.graphql.plugin,
       errors.plugin,
       limits.plugin,
+      mutationAuthPlugin<Context>((context) => context.mutations),
+      ...(deps.tracing ? [tracingPlugin<Context>()] : []),
     ],
     logger: deps.logger,
   });
 
   app.disable('x-powered-by');
+  app.use(accessLog(deps.logger));
   app.use(readiness.requests);
+  app.use('/graphql', routerSecretGuard(deps.routerSecret, deps.logger));
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -170,7 +186,9 @@ export function buildServer(deps: ServerDependencies): BuiltServer {
           .set('retry-after', '1')
           .json({ errors: [{ message: `The subgraph is starting: ${readiness.waitingFor.join('; ') || 'not ready yet'}`, extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
       });
-      app.use('/graphql', express.json({ limit: '1mb' }), expressMiddleware(apollo, { context: createContext }));
+      // The request scope (id, caller) and the operation span after the body parser, which would lose them.
+      const scoped = [requestScope(deps.callerHeader), ...(deps.tracing ? [operationSpan()] : [])];
+      app.use('/graphql', express.json({ limit: '1mb' }), ...scoped, expressMiddleware(apollo, { context: createContext }));
       app.get('/', (_req, res) => res.redirect('/graphql'));
       // Last: body-parser failures (malformed JSON, 413) answer JSON, never express's HTML page.
       app.use(errors.httpErrorHandler);

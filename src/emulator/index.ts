@@ -150,6 +150,8 @@ export interface RequestLogEntry {
   path: string;
   table?: string;
   status: number;
+  /** The request's header names, lower case and sorted. */
+  headerNames?: string[];
 }
 
 /** A running emulator. */

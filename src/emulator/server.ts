@@ -429,7 +429,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     counters.requests++;
     counters.byRoute[route] = (counters.byRoute[route] ?? 0) + 1;
     if (table !== undefined) counters.byTable[table] = (counters.byTable[table] ?? 0) + 1;
-    const entry: RequestLogEntry = { method, path: rawUrl, status: 0 };
+    // Header names only (never a cookie's value): what a client sent beyond its own headers shows here.
+    const entry: RequestLogEntry = { method, path: rawUrl, status: 0, headerNames: Object.keys(req.headers).sort() };
     if (table !== undefined) entry.table = table;
     appendRequestLog(requestLog, entry);
 

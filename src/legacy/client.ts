@@ -29,7 +29,7 @@ import { planAll, planByKeys, planPage, planRecord, readByKeys, readPage, readRe
 import { planPull, pullPages, type PullPage } from './pull.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 import type { SessionState } from './sessions.js';
-import { WriteEvents } from './write-events.js';
+import { WriteEvents, type AuditListener } from './write-events.js';
 import { afterLostAnswer, bulkUpdateError, readBulkAnswer, sendWrite, type WriteContext } from './write-path.js';
 import { elementFailure, isPlainObject, stripStatus, updateElement, updateError } from './writes.js';
 import type {
@@ -49,6 +49,12 @@ import type {
 export { validateChange } from './writes.js';
 export * from './client-types.js';
 export { defaultOrderBy, paramsJson } from './request.js';
+export type { AuditEvent, AuditListener } from './write-events.js';
+
+/** The field names of a write's changes (never their values). */
+function fieldNames(changes: unknown): string[] {
+  return isPlainObject(changes) ? Object.keys(changes) : [];
+}
 
 /**
  * The legacy 4D REST client, the {@link LegacyPort} to the ERP. Create with {@link createLegacyClient}.
@@ -198,7 +204,7 @@ export class LegacyClient implements LegacyPort {
    * @throws LegacyWriteOutcomeUnknownError when the answer was lost and the re-read cannot tell (someone else saved, re-read failed)
    */
   async update(table: string, key: string, stamp: number, changes: Record<string, unknown>, options: CallOptions = {}): Promise<Row> {
-    return this.updateOne(table, key, stamp, changes, options, true);
+    return this.events.audited(this.envName(options), String(table), [key], fieldNames(changes), () => this.updateOne(table, key, stamp, changes, options, true));
   }
 
   /** {@link update}; `reportConflict: false` leaves a stale stamp's event to the caller (pushField retries). */
@@ -244,6 +250,11 @@ export class LegacyClient implements LegacyPort {
    * @throws LegacyWriteNotSavedError / LegacyWriteOutcomeUnknownError after a lost answer (see {@link update})
    */
   async bulkUpdate(table: string, items: readonly BulkUpdateItem[], options: BulkUpdateOptions = {}): Promise<Row[]> {
+    const list = Array.isArray(items) ? items : [];
+    return this.events.audited(this.envName(options), String(table), list.map((i) => i?.key), list.flatMap((i) => fieldNames(i?.changes)), () => this.bulkUpdateAudited(table, items, options));
+  }
+
+  private async bulkUpdateAudited(table: string, items: readonly BulkUpdateItem[], options: BulkUpdateOptions): Promise<Row[]> {
     const atomic = options.atomic ?? true;
     const { rt, value } = this.prepare(options.environment, () => {
       const def = requireTable(table);
@@ -297,6 +308,10 @@ export class LegacyClient implements LegacyPort {
    * @throws LegacyNotFoundError when the record does not exist
    */
   async pushField(table: string, key: string, field: string, value: unknown, options: CallOptions = {}): Promise<Row> {
+    return this.events.audited(this.envName(options), String(table), [key], [String(field)], () => this.pushFieldAudited(table, key, field, value, options));
+  }
+
+  private async pushFieldAudited(table: string, key: string, field: string, value: unknown, options: CallOptions): Promise<Row> {
     const { rt, value: def } = this.prepare(options.environment, () => {
       const d = requireTable(table);
       updateElement(d, key, 0, { [field]: value });
@@ -333,6 +348,15 @@ export class LegacyClient implements LegacyPort {
    */
   subscribeWrites(listener: WriteListener): () => void {
     return this.events.subscribe(listener);
+  }
+
+  /** Subscribes to the audit events of every write, failed ones included (see `write-events.ts`). */
+  subscribeAudit(listener: AuditListener): () => void {
+    return this.events.subscribeAudit(listener);
+  }
+
+  private envName(options: CallOptions): string {
+    return options.environment ?? this.options.defaultEnvironment;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -20,9 +20,11 @@
  */
 import { Pool } from 'undici';
 import pRetry from 'p-retry';
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { QueueTimeoutError, type ConcurrencyLimiter } from './concurrency.js';
 import { LegacyAPIConnectionError, readErrorStack } from './errors.js';
+import { recordAttempt, tracedRequest } from './tracing.js';
 
 /** Retry policy of a request; see the module comment. */
 export type RetryPolicy = 'idempotent' | 'unsent' | 'login';
@@ -46,6 +48,8 @@ export interface HttpRequest {
    * died meanwhile). Throwing aborts the request with that error: nothing is sent, no retry.
    */
   readonly beforeSend?: () => Readonly<Record<string, string>>;
+  /** Whether the session layer sends it on a session it already held (a trace attribute only). */
+  readonly sessionReused?: boolean;
 }
 
 /** A complete answer (body fully read). */
@@ -262,11 +266,18 @@ export class HttpTransport {
    * (the caller interprets it); rejects with {@link LegacyAPIConnectionError} on a timeout, a
    * connection failure, or a retryable status that persisted after the retries.
    */
-  async send(request: HttpRequest): Promise<HttpResponse> {
+  send(request: HttpRequest): Promise<HttpResponse> {
+    return tracedRequest(this.options.environment, request, (span) => this.sendWithRetries(request, span));
+  }
+
+  private async sendWithRetries(request: HttpRequest, span: Span): Promise<HttpResponse> {
     const { environment, retries, retryBaseMs, retryMaxMs } = this.options;
     const where = `${request.method} ${this.displayPath(request.path)}`;
     try {
-      return await pRetry((attempt) => this.attempt(request, attempt), {
+      return await pRetry((attempt) => {
+        recordAttempt(span, attempt);
+        return this.attempt(request, attempt);
+      }, {
         retries,
         factor: 2,
         minTimeout: retryBaseMs,

@@ -28,6 +28,7 @@ export {
   allRecordsTag,
 } from './client.js';
 export type { LegacyPort, WriteListener } from './port.js';
+export type { AuditEvent, AuditListener } from './write-events.js';
 export { foldKey } from './keys.js';
 export {
   LegacyAPIError,

@@ -397,12 +397,13 @@ export class SessionManager {
    * every other status.
    */
   async send(request: HttpRequest): Promise<HttpResponse> {
+    const held = this.local?.id;
     let session = await this.acquire();
     let stale = 0;
     for (let attempt = 1; ; attempt++) {
       let response: HttpResponse;
       try {
-        response = await this.transmit(session, request);
+        response = await this.transmit(session, { ...request, sessionReused: attempt === 1 && session.id === held });
       } catch (error) {
         if (!(error instanceof StaleSession) || ++stale > STALE_RETRIES) throw error;
         // Its session died while it waited for a slot: take the current one (or fail fast if none).

@@ -8,19 +8,13 @@
  * redirects to the same URL without the token, so the token does not stay in the address bar or
  * the history. Anything else is answered 401, naming what to send and never echoing what was sent.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../security/router-auth.js';
+import { createHmac } from 'node:crypto';
 import type { RequestHandler } from 'express';
 
 /** Name of the cookie a browser keeps after `?token=`. */
 export const OPERATOR_COOKIE = 'wsz_operator';
 
-/** Whether `presented` equals `expected`, in constant time for equal lengths. */
-export function sameSecret(expected: string, presented: unknown): boolean {
-  if (typeof presented !== 'string') return false;
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /** The cookie value: derived from the token, so the cookie never holds the token itself. */
 function cookieValue(token: string): string {
@@ -49,12 +43,12 @@ export function operatorGate(token: string | undefined): RequestHandler {
   const cookie = cookieValue(token);
   return (req, res, next) => {
     const header = req.headers['x-operator-token'];
-    if (sameSecret(token, header) || sameSecret(token, bearer(req.headers.authorization)) || sameSecret(cookie, cookieFrom(req.headers.cookie))) {
+    if (sameSecret(header, token) || sameSecret(bearer(req.headers.authorization), token) || sameSecret(cookieFrom(req.headers.cookie), cookie)) {
       next();
       return;
     }
     const query = typeof req.query.token === 'string' ? req.query.token : undefined;
-    if (query !== undefined && sameSecret(token, query) && req.method === 'GET') {
+    if (query !== undefined && sameSecret(query, token) && req.method === 'GET') {
       const url = new URL(req.originalUrl, 'http://local');
       url.searchParams.delete('token');
       res

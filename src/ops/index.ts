@@ -13,7 +13,7 @@ import { landingPagePlugin, mountExplorer } from './explorer.js';
 import { StatusSampler, type SessionSource } from './sampler.js';
 import { statusPageHtml } from './status-page.js';
 
-export { OPERATOR_COOKIE, operatorGate, sameSecret } from './access.js';
+export { OPERATOR_COOKIE, operatorGate } from './access.js';
 export { EXPLORER_PATH, SANDBOX_TIMEOUT_MS } from './explorer.js';
 export type { SessionSource, StatusSnapshot, StatusPoint, EnvironmentStatus } from './sampler.js';
 

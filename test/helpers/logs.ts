@@ -1,7 +1,7 @@
 /**
  * A pino logger whose JSON lines are kept in memory, for tests that assert what is logged.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 
 /** One log line, parsed. */
 export type LogLine = Record<string, unknown> & { level: number; msg?: string };
@@ -14,12 +14,12 @@ export interface CapturedLogger {
   text(): string;
 }
 
-/** Creates a logger at `level` (default `debug`) that writes into memory. */
-export function captureLogger(level = 'debug'): CapturedLogger {
+/** Creates a logger at `level` (default `debug`) that writes into memory; `options` as pino's (e.g. a `mixin`). */
+export function captureLogger(level = 'debug', options: LoggerOptions = {}): CapturedLogger {
   const raw: string[] = [];
   const lines: LogLine[] = [];
   const logger = pino(
-    { level },
+    { ...options, level },
     {
       write(chunk: string) {
         raw.push(chunk);

@@ -8,7 +8,7 @@ import { createLegacyClient, type LegacyClient, type LegacyClientOptions } from 
 import { Readiness } from '../../src/health.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { QueryLimitOptions } from '../../src/limits/index.js';
-import { buildServer, type BuiltServer } from '../../src/server.js';
+import { buildServer, type BuiltServer, type ServerDependencies } from '../../src/server.js';
 
 export interface TestSubgraph {
   emulator: Emulator;
@@ -35,6 +35,8 @@ export async function startTestSubgraph(
     production?: boolean;
     /** The metrics (e.g. with a small operation-name cap); default `createMetrics({ defaultMetrics: false })`. */
     metrics?: Metrics;
+    /** Further server settings (router secret, mutation authorization, tracing, …). */
+    server?: Partial<ServerDependencies>;
   } = {},
 ): Promise<TestSubgraph> {
   const emulator = await startEmulator({ port: 0, ...options.emulator });
@@ -62,6 +64,7 @@ export async function startTestSubgraph(
     maxBatchSize: options.maxBatchSize,
     maxPageSize: options.maxPageSize,
     queryLimits: options.queryLimits,
+    ...options.server,
   });
   await server.start();
 
