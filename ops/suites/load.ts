@@ -10,6 +10,7 @@
  * --products N (default 100); also LOAD_* variables. Exit 1 when any answer was an error.
  */
 import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
 import { numberParam, readFlags, runMain } from '../../bench/params.js';
 import { startStack } from './stack.js';
 import { post, table } from './traffic.js';
@@ -86,7 +87,7 @@ async function main(): Promise<number> {
     )}\n\n${table(
       ['memory', 'RSS MiB', 'heap used MiB'],
       samples.map((s) => [s.label, mb(s.rss), mb(s.heap)]),
-    )}\n\n(${duration} s, ${connections} connections, ${requests.length} distinct bodies over ${ids.length} products, emulator latency ${latencyMs} ms, cache on in memory)\n`,
+    )}\n\n(machine: ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)}; ${duration} s, ${connections} connections, ${requests.length} distinct bodies over ${ids.length} products, emulator latency ${latencyMs} ms, cache on in memory)\n`,
   );
   return segments.some((s) => s.result.errors + s.result.timeouts + s.result.non2xx > 0) ? 1 : 0;
 }

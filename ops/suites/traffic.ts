@@ -11,7 +11,7 @@ export interface Sample {
   readonly kind: 'read' | 'write';
   readonly start: number;
   readonly end: number;
-  /** `ok`, or the GraphQL error code (`HTTP_<status>`, `NETWORK` when no answer came). */
+  /** `ok`, or the GraphQL error code (`HTTP_<status>`; `NETWORK <code>` or `TIMEOUT` when no answer came). */
   readonly outcome: string;
 }
 
@@ -40,8 +40,9 @@ export async function post(url: string, query: string, variables: Record<string,
     if (body?.errors?.length) return { outcome: String(body.errors[0].extensions?.code ?? 'UNKNOWN'), data: body.data };
     if (!res.ok || !body?.data) return { outcome: `HTTP_${res.status}` };
     return { outcome: 'ok', data: body.data };
-  } catch {
-    return { outcome: 'NETWORK' };
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    return { outcome: (err as Error).name === 'TimeoutError' ? 'TIMEOUT' : `NETWORK${cause?.code ? ` ${cause.code}` : ''}` };
   }
 }
 
