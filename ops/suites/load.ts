@@ -9,36 +9,13 @@
  * Options: --duration S (default 45), --connections N (default 20), --latency MS (default 5),
  * --products N (default 100); also LOAD_* variables. Exit 1 when any answer was an error.
  */
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
+import { autocannon, type AutocannonResult } from '../../bench/autocannon.js';
 import { numberParam, readFlags, runMain } from '../../bench/params.js';
 import { startStack } from './stack.js';
 import { post, table } from './traffic.js';
 
 const USAGE = 'usage: npm run load -- [--duration S] [--connections N] [--latency MS] [--products N]';
-
-interface Histogram {
-  average: number;
-  p50: number;
-  p99: number;
-  total: number;
-}
-
-interface AutocannonResult {
-  requests: Histogram;
-  latency: Histogram;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-}
-
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: {
-  url: string;
-  connections: number;
-  duration: number;
-  workers?: number;
-  requests: Array<{ method: 'POST'; headers: Record<string, string>; body: string }>;
-}) => Promise<AutocannonResult>;
 
 const PRODUCT = 'query ($id: ID!) { product(id: $id) { id sku name stamp retailPrice { amount } family { id name } } }';
 const LIST = 'query ($p: String!) { products(filter: { sku: { beginsWith: $p } }, first: 10) { totalCount edges { node { id name } } } }';
