@@ -7,7 +7,8 @@
  * segment, so growth over the run shows (the caches are bounded by CACHE_MAX_ENTRIES/CACHE_MAX_MB).
  *
  * Options: --duration S (default 45), --connections N (default 20), --latency MS (default 5),
- * --products N (default 100); also LOAD_* variables. Exit 1 when any answer was an error.
+ * --products N (default 100); also LOAD_* variables. Exit 1 on a socket error, timeout or non-2xx
+ * answer (autocannon does not read the bodies: GraphQL errors are checked per body in the warm-up).
  */
 import { cpus, loadavg } from 'node:os';
 import { autocannon, type AutocannonResult } from '../../bench/autocannon.js';
