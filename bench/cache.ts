@@ -54,7 +54,6 @@ import express from 'express';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -65,43 +64,9 @@ import type { CacheBackend, StoredEntry } from '../src/cache/backend.js';
 import { loadConfig } from '../src/config.js';
 import { TYPE_TABLES } from '../src/runtime.js';
 import { TEST_CACHE_SETTINGS } from '../test/helpers/cached-subgraph.js';
+import { autocannon, type AutocannonResult } from './autocannon.js';
 import { numberParam, readFlags, runMain, UsageError } from './params.js';
 import { startBenchSubgraph, type BenchServer, type BenchSubgraph } from './subgraph.js';
-
-// ---------------------------------------------------------------------------------------------
-// autocannon (no bundled types): the part of its API used here
-
-interface Histogram {
-  average: number;
-  p50: number;
-  p99: number;
-  total: number;
-}
-
-interface AutocannonResult {
-  requests: Histogram;
-  latency: Histogram;
-  duration: number;
-  errors: number;
-  timeouts: number;
-  mismatches: number;
-  non2xx: number;
-  '2xx': number;
-}
-
-interface AutocannonOptions {
-  url: string;
-  connections: number;
-  duration: number;
-  workers?: number;
-  method: 'POST';
-  headers: Record<string, string>;
-  /** The one body every request sends (autocannon refuses `expectBody` with a `requests` array). */
-  body: string;
-  expectBody?: string;
-}
-
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: AutocannonOptions) => Promise<AutocannonResult>;
 
 // ---------------------------------------------------------------------------------------------
 // Parameters

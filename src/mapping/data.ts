@@ -10,7 +10,7 @@ import { findTable } from '../legacy/tables.js';
 import { ENTITIES } from './entities.js';
 import { attributeOf, attributesOf, decodeRow, publicValues, type EntityDefinition, type EntityModel, type LegacyRow } from './entity.js';
 import { EntityNotFoundError, InputError, StaleStampError } from './errors.js';
-import { toLegacyFilter } from './filters.js';
+import { nameFilterFields, toLegacyFilter } from './filters.js';
 import { EntityLoaders } from './loaders.js';
 import type { BelongsTo, HasMany } from './relations.js';
 
@@ -140,7 +140,9 @@ export class DataAccess {
     const key = JSON.stringify([def.table, filter ?? null, orderBy, top, skip]);
     let pending = this.pages.get(key);
     if (!pending) {
-      pending = this.client.fetchTable(def.table, { filter, orderBy: orderBy as OrderBy, top, skip, attributes: attributesOf(def), report: this.report });
+      pending = this.client.fetchTable(def.table, { filter, orderBy: orderBy as OrderBy, top, skip, attributes: attributesOf(def), report: this.report }).catch((err: unknown) => {
+        throw nameFilterFields(def, err);
+      });
       this.pages.set(key, pending);
     }
     const page = await pending;

@@ -3,6 +3,7 @@
  * client's filter AST, which compiles it to a 4D `$filter` with placeholders. Only fields declared
  * `filterable` in the entity definition are accepted; anything else is an `InputError` naming it.
  */
+import { LegacyValidationError } from '../legacy/errors.js';
 import { f, type FilterNode, type FilterValue } from '../legacy/filter.js';
 import type { EntityDefinition } from './entity.js';
 import { InputError } from './errors.js';
@@ -143,4 +144,18 @@ function translate(def: EntityDefinition, input: Record<string, unknown> | null 
     }
   }
   return combine(nodes, 'and');
+}
+
+/**
+ * A filter value the legacy client refused while sending (a lone surrogate, a value too long for one
+ * request URL) is named by its 4D attribute (`Artikel_Variante.Bezeichnung`), which a GraphQL client
+ * does not know: this puts the filterable field(s) on that attribute in front (`filter.name: …`).
+ * Any other error is returned as it is.
+ */
+export function nameFilterFields(def: EntityDefinition, error: unknown, path = 'filter'): unknown {
+  if (!(error instanceof LegacyValidationError)) return error;
+  const fields = [['id', '__KEY'], ...Object.entries(def.fields).filter(([, d]) => d.filterable).map(([name, d]) => [name, d.attribute])]
+    .filter(([, attribute]) => new RegExp(`\\b${def.table}\\.${attribute}\\b`, 'u').test(error.message))
+    .map(([name]) => `${path}.${name}`);
+  return fields.length === 0 ? error : new InputError(`${fields.join(', ')}: ${error.message}`);
 }
