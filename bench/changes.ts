@@ -30,6 +30,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { createCache, type Cache } from '../src/cache/index.js';
+import { Random } from '../src/emulator/data/random.js';
 import { TYPE_TABLES } from '../src/runtime.js';
 import { ChangeWatcher, NO_WATCHER_METRICS, WATCHED_TABLES } from '../src/watcher/index.js';
 import { TEST_CACHE_SETTINGS } from '../test/helpers/cached-subgraph.js';
@@ -64,18 +65,6 @@ function readParams(argv: string[]): Params | undefined {
   };
 }
 
-/** mulberry32: a small, fixed-seed PRNG in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
@@ -90,7 +79,8 @@ async function main(): Promise<number> {
   if (!params) return 0;
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const namespace = `wsz-bench-changes-${randomUUID().slice(0, 8)}`;
-  const random = prng(params.seed);
+  const rng = new Random(params.seed);
+  const random = () => rng.next();
   const subgraph = await startBenchSubgraph({ latencyMs: params.latencyMs, scale: 0.05 });
   const { emulator, client } = subgraph;
   const caches: Cache[] = [0, 1].map(() =>
