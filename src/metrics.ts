@@ -4,8 +4,8 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createGraphqlMetrics, type GraphqlMetrics } from './telemetry/graphql-metrics.js';
-import { createUpstreamMetrics, type UpstreamMetrics } from './telemetry/upstream-metrics.js';
+import { createGraphqlMetrics, type GraphqlMetrics } from './observability/metrics/graphql-metrics.js';
+import { createUpstreamMetrics, type UpstreamMetrics } from './observability/metrics/upstream-metrics.js';
 
 /** One upstream request as the legacy client reports it. */
 export interface UpstreamEvent {
@@ -27,7 +27,7 @@ export interface Metrics {
   observeSession(event: string, environment: string): void;
   /** Apollo Server plugin counting operations and their duration. */
   readonly plugin: ApolloServerPlugin;
-  /** GraphQL-side metrics: operations by name, errors by code, query cost, limits hit, DataLoader batches (`src/telemetry/`). */
+  /** GraphQL-side metrics: operations by name, errors by code, query cost, limits hit, DataLoader batches (`src/observability/metrics/`). */
   readonly graphql: GraphqlMetrics;
   /** Upstream-side metrics beyond the request counts: retries, 402s, session age and breaker per environment. */
   readonly upstream: UpstreamMetrics;

@@ -3,7 +3,7 @@
  * errors and state, undecodable entries.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { LabelCap } from '../telemetry/label-cap.js';
+import { LabelCap } from '../observability/metrics/label-cap.js';
 
 export type CacheLayer = 'record' | 'index' | 'list' | 'response';
 export type CacheResult = 'hit' | 'miss' | 'stale';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LabelCap, OTHER } from '../../src/telemetry/label-cap.js';
+import { LabelCap, OTHER } from '../../src/observability/metrics/label-cap.js';
 
 describe('LabelCap', () => {
   it('keeps the first names, then answers other; a kept name stays itself', () => {

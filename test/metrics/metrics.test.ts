@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { createMetrics } from '../../src/metrics.js';
-import { OTHER } from '../../src/telemetry/label-cap.js';
+import { OTHER } from '../../src/observability/metrics/label-cap.js';
 import { ChangeWatcher, createWatcherMetrics, WATCHED_TABLES } from '../../src/watcher/index.js';
 import { startReplica, type Replica } from '../helpers/cached-subgraph.js';
 import { metricLabels, metricValue } from '../helpers/metrics.js';
