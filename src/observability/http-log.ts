@@ -40,8 +40,8 @@ export function accessLog(logger: Logger): RequestHandler {
       req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: (req.url ?? '').split('?')[0] }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
-    // Nothing of the request beyond the serializers above: no headers, no remote user.
-    quietReqLogger: true,
+    // Nothing of the request beyond the serializers above: no headers, no remote user. The id is in
+    // `req.id` and, through the request scope, in `requestId`: no third copy as pino-http's `reqId`.
     wrapSerializers: false,
   }) as unknown as RequestHandler;
 }
