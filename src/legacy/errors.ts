@@ -36,6 +36,8 @@ export interface LegacyErrorDetails {
   fourDErrors?: readonly FourDErrorEntry[];
   /** Table (dataclass) the request was about. */
   table?: string;
+  /** The attribute whose value was refused (a filter value the client could not send). */
+  attribute?: string;
   /** Configured environment name (`test`, `live`, …). */
   environment?: string;
   /** Underlying error (network error, parse error). */
@@ -75,6 +77,8 @@ export class LegacyAPIError extends Error {
   readonly errors: readonly string[];
   /** Table (dataclass) concerned, if any. */
   table?: string;
+  /** The attribute whose value was refused, if one was: a caller names its own field for it. */
+  readonly attribute?: string;
   /** Environment the request went to (empty for client-side validation outside a client call). */
   environment: string;
 
@@ -86,6 +90,7 @@ export class LegacyAPIError extends Error {
     this.errCode = this.errCodes[0];
     this.errors = stack.map((e) => scrubSecrets(String(e.message ?? '').split('\n')[0] ?? ''));
     this.table = details.table;
+    this.attribute = details.attribute;
     this.environment = details.environment ?? '';
   }
 

@@ -150,6 +150,7 @@ function checkText(value: string, table: TableDef, attr: string): string {
   if (LONE_SURROGATE.test(value)) {
     throw new LegacyValidationError(`Value for ${table.name}.${attr} is not well-formed Unicode (lone surrogate)`, {
       table: table.name,
+      attribute: attr,
     });
   }
   return value;

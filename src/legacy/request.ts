@@ -166,7 +166,8 @@ export function checkUrl(
 ): void {
   const bytes = Buffer.byteLength(rt.http.restRoot) + Buffer.byteLength(path);
   if (bytes <= maxUrlBytes) return;
-  throw new LegacyValidationError(urlBudgetMessage(table, bytes, maxUrlBytes, filter), { table, environment: rt.name });
+  const { message, attribute } = urlBudgetRefusal(table, bytes, maxUrlBytes, filter);
+  throw new LegacyValidationError(message, { table, attribute, environment: rt.name });
 }
 
 /**
@@ -204,13 +205,14 @@ export function chunkValues<T>(values: readonly T[], encoded: (v: T) => string, 
 const PLACEHOLDER_USE = /([^\s()]+)\s+(?:===|!==|==|!=|<=|>=|=|<|>|IN|%|#|begin)\s+:(\d+)\b/g;
 
 /**
- * The message of a request refused for its URL length: names the filter value (attribute) that
- * makes it too long and how much room it had, or says the filter as a whole is too large.
+ * Why a request is refused for its URL length: names the filter value (attribute) that makes it too
+ * long and how much room it had, or says the filter as a whole is too large; `attribute` is that
+ * attribute, for callers that name their own field for it.
  */
-export function urlBudgetMessage(table: string | undefined, bytes: number, budget: number, filter: CompiledFilter | undefined): string {
+export function urlBudgetRefusal(table: string | undefined, bytes: number, budget: number, filter: CompiledFilter | undefined): { message: string; attribute?: string } {
   const limit = `the client's URL budget of ${budget} bytes (maxUrlBytes)`;
   const generic = `The request${table ? ` to ${table}` : ''} would have a URL of ${bytes} bytes, over ${limit}`;
-  if (!filter || filter.params.length === 0) return `${generic}; nothing was sent`;
+  if (!filter || filter.params.length === 0) return { message: `${generic}; nothing was sent` };
   const attributeOf = new Map<number, string>();
   for (const m of filter.filter.matchAll(PLACEHOLDER_USE)) attributeOf.set(Number(m[2]), m[1]!);
   const sizes = filter.params.map((p, i) => ({ index: i + 1, param: p, bytes: encodeQueryValue(paramsJson([p])).length - 6 }));
@@ -222,16 +224,20 @@ export function urlBudgetMessage(table: string | undefined, bytes: number, budge
     const name = table ? `${table}.${attribute}` : attribute;
     const url = `the URL would be ${bytes} bytes, over ${limit}`;
     if (Array.isArray(largest.param)) {
-      return (
-        `Filter values for ${name} are too long: the ${largest.param.length} values of its "in" list take ${largest.bytes} bytes once percent-encoded and ` +
-        `${url}; at most about ${room} bytes fit. Use fewer values (fetchByKeys splits long key lists); nothing was sent`
-      );
+      return {
+        attribute,
+        message:
+          `Filter values for ${name} are too long: the ${largest.param.length} values of its "in" list take ${largest.bytes} bytes once percent-encoded and ` +
+          `${url}; at most about ${room} bytes fit. Use fewer values (fetchByKeys splits long key lists); nothing was sent`,
+      };
     }
-    return (
-      `Filter value for ${name} is too long: it takes ${largest.bytes} bytes once percent-encoded and ${url}; at most about ${room} bytes fit ` +
-      `(a plain letter or digit takes 1 byte, a space or punctuation 3, an umlaut 6). Use a shorter value; nothing was sent`
-    );
+    return {
+      attribute,
+      message:
+        `Filter value for ${name} is too long: it takes ${largest.bytes} bytes once percent-encoded and ${url}; at most about ${room} bytes fit ` +
+        `(a plain letter or digit takes 1 byte, a space or punctuation 3, an umlaut 6). Use a shorter value; nothing was sent`,
+    };
   }
   const filterBytes = encodeQueryValue(filter.filter).length + encodeQueryValue(paramsJson(filter.params)).length;
-  return `${generic}: its filter takes ${filterBytes} bytes with ${filter.params.length} value(s). Use fewer or shorter values; nothing was sent`;
+  return { message: `${generic}: its filter takes ${filterBytes} bytes with ${filter.params.length} value(s). Use fewer or shorter values; nothing was sent` };
 }

@@ -148,14 +148,15 @@ function translate(def: EntityDefinition, input: Record<string, unknown> | null 
 
 /**
  * A filter value the legacy client refused while sending (a lone surrogate, a value too long for one
- * request URL) is named by its 4D attribute (`Artikel_Variante.Bezeichnung`), which a GraphQL client
- * does not know: this puts the filterable field(s) on that attribute in front (`filter.name: …`).
+ * request URL) is named by its 4D attribute (`Artikel_Variante.Bezeichnung`, the error's
+ * `attribute`), which a GraphQL client does not know: this puts the filterable field(s) on that
+ * attribute in front (`filter.name: …`).
  * Any other error is returned as it is.
  */
 export function nameFilterFields(def: EntityDefinition, error: unknown, path = 'filter'): unknown {
-  if (!(error instanceof LegacyValidationError)) return error;
+  if (!(error instanceof LegacyValidationError) || !error.attribute || error.table !== def.table) return error;
   const fields = [['id', '__KEY'], ...Object.entries(def.fields).filter(([, d]) => d.filterable).map(([name, d]) => [name, d.attribute])]
-    .filter(([, attribute]) => new RegExp(`\\b${def.table}\\.${attribute}\\b`, 'u').test(error.message))
+    .filter(([, attribute]) => attribute === error.attribute)
     .map(([name]) => `${path}.${name}`);
   return fields.length === 0 ? error : new InputError(`${fields.join(', ')}: ${error.message}`);
 }
