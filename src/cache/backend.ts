@@ -12,6 +12,7 @@ import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { withTimeout } from '../legacy/timeout.js';
 
 export interface StoredEntry {
   readonly key: string;
@@ -175,15 +176,6 @@ return 0`;
 
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`cache store ${what} timed out after ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** The Redis backend, shared by every replica and command-line run with the same URL and namespace. */
 export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
   const client = createClient({
@@ -232,7 +224,7 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
         connecting = undefined;
         throw error;
       });
-      await withTimeout(connecting, options.timeoutMs, 'connect');
+      await withTimeout(connecting, options.timeoutMs, 'cache store connect');
       return;
     }
     throw new Error('Redis is reconnecting');
@@ -247,7 +239,7 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
     async getMany(keys) {
       if (keys.length === 0) return [];
       await ready();
-      return withTimeout(keyv.getMany([...keys]), options.timeoutMs, 'read');
+      return withTimeout(keyv.getMany([...keys]), options.timeoutMs, 'cache store read');
     },
     async setMany(entries) {
       if (entries.length === 0) return;
@@ -255,7 +247,7 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
       await withTimeout(
         keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: Math.max(1, Math.round(e.ttlMs)) }))),
         options.timeoutMs,
-        'write',
+        'cache store write',
       );
     },
     async versions(tags) {
@@ -264,7 +256,7 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
       const out = await withTimeout(
         client.eval(VERSIONS_SCRIPT, { keys: [epochKey, ...tags.map(tagKey)], arguments: [randomUUID().slice(0, 8)] }),
         options.timeoutMs,
-        'version read',
+        'cache store version read',
       );
       return out as string[];
     },
@@ -277,7 +269,7 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
           arguments: [String(options.counterTtlMs), randomUUID().slice(0, 8), String(tags.length)],
         }),
         options.timeoutMs,
-        'tag bump',
+        'cache store tag bump',
       );
       return out as string[];
     },
@@ -286,23 +278,23 @@ export function createRedisBackend(options: RedisBackendOptions): CacheBackend {
       const out = await withTimeout(
         client.eval(LEASE_SCRIPT, { keys: [`${options.namespace}:lease:${key}`], arguments: [owner, String(Math.max(1, Math.round(ttlMs)))] }),
         options.timeoutMs,
-        'lease',
+        'cache store lease',
       );
       return out === 1;
     },
     async releaseLease(key, owner) {
       await ready();
-      await withTimeout(client.eval(RELEASE_SCRIPT, { keys: [`${options.namespace}:lease:${key}`], arguments: [owner] }), options.timeoutMs, 'lease release');
+      await withTimeout(client.eval(RELEASE_SCRIPT, { keys: [`${options.namespace}:lease:${key}`], arguments: [owner] }), options.timeoutMs, 'cache store lease release');
     },
     async bumpEpoch() {
       await ready();
-      await withTimeout(client.set(epochKey, randomUUID().slice(0, 8)), options.timeoutMs, 'epoch bump');
+      await withTimeout(client.set(epochKey, randomUUID().slice(0, 8)), options.timeoutMs, 'cache store epoch bump');
     },
     async close() {
       if (closed) return;
       closed = true;
       try {
-        if (client.isReady) await withTimeout(client.close(), options.timeoutMs, 'close');
+        if (client.isReady) await withTimeout(client.close(), options.timeoutMs, 'cache store close');
         else if (client.isOpen) client.destroy();
       } catch {
         if (client.isOpen) client.destroy();

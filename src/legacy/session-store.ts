@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { Keyv } from 'keyv';
 import KeyvRedis, { createClient } from '@keyv/redis';
 import { pino, type Logger } from 'pino';
+import { withTimeout } from './timeout.js';
 
 /** The one 4D session an environment uses, as shared by every process. */
 export interface StoredSession {
@@ -83,15 +84,6 @@ class LocalLocks {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`session store ${what} timed out after ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 type RedisClient = ReturnType<typeof createClient>;
 
 class KeyvSessionStore implements SessionStore {
@@ -150,19 +142,19 @@ class KeyvSessionStore implements SessionStore {
     this.connecting ??= (async () => {
       try {
         await redis.adapter.getClient();
-        if (!redis.client.isReady && redis.client.isOpen) await withTimeout(once(redis.client, 'ready'), this.options.timeoutMs, 'connect');
+        if (!redis.client.isReady && redis.client.isOpen) await withTimeout(once(redis.client, 'ready'), this.options.timeoutMs, 'session store connect');
         if (!redis.client.isReady) throw new Error('Redis did not answer');
         this.wasReady = true;
       } finally {
         this.connecting = undefined;
       }
     })();
-    await withTimeout(this.connecting, this.options.timeoutMs, 'connect');
+    await withTimeout(this.connecting, this.options.timeoutMs, 'session store connect');
   }
 
   async connect(): Promise<void> {
     await this.ready();
-    if (this.options.redis) await withTimeout(this.options.redis.client.ping(), this.options.timeoutMs, 'ping');
+    if (this.options.redis) await withTimeout(this.options.redis.client.ping(), this.options.timeoutMs, 'session store ping');
   }
 
   private lockKey(key: string): string {
@@ -172,7 +164,7 @@ class KeyvSessionStore implements SessionStore {
   async get<T = StoredSession>(key: string): Promise<T | undefined> {
     try {
       await this.ready();
-      const value = await withTimeout(this.keyv.get<T>(key), this.options.timeoutMs, 'get');
+      const value = await withTimeout(this.keyv.get<T>(key), this.options.timeoutMs, 'session store get');
       // The in-memory Keyv hands out its own object; never let callers mutate the stored value.
       return value === undefined || value === null ? undefined : structuredClone(value);
     } catch (error) {
@@ -184,7 +176,7 @@ class KeyvSessionStore implements SessionStore {
   async set<T = StoredSession>(key: string, value: T, ttlMs: number): Promise<void> {
     try {
       await this.ready();
-      await withTimeout(this.keyv.set(key, structuredClone(value), Math.max(1, Math.round(ttlMs))), this.options.timeoutMs, 'set');
+      await withTimeout(this.keyv.set(key, structuredClone(value), Math.max(1, Math.round(ttlMs))), this.options.timeoutMs, 'session store set');
     } catch (error) {
       this.logError('set', error);
     }
@@ -193,7 +185,7 @@ class KeyvSessionStore implements SessionStore {
   async delete(key: string): Promise<void> {
     try {
       await this.ready();
-      await withTimeout(this.keyv.delete(key), this.options.timeoutMs, 'delete');
+      await withTimeout(this.keyv.delete(key), this.options.timeoutMs, 'session store delete');
     } catch (error) {
       this.logError('delete', error);
     }
@@ -215,7 +207,7 @@ class KeyvSessionStore implements SessionStore {
       const ok = await withTimeout(
         client.set(this.lockKey(key), token, { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.round(ttlMs)) } }),
         this.options.timeoutMs,
-        'lock',
+        'session store lock',
       );
       return ok === 'OK' ? token : null;
     } catch (error) {
@@ -233,7 +225,7 @@ class KeyvSessionStore implements SessionStore {
     try {
       const client = await this.redisClient();
       if (!client) throw new Error('redis client not ready');
-      await withTimeout(client.eval(RELEASE_SCRIPT, { keys: [this.lockKey(key)], arguments: [token] }), this.options.timeoutMs, 'unlock');
+      await withTimeout(client.eval(RELEASE_SCRIPT, { keys: [this.lockKey(key)], arguments: [token] }), this.options.timeoutMs, 'session store unlock');
     } catch (error) {
       // The lock expires by itself (PX); nothing else to do.
       this.logError('releaseLock', error);
@@ -248,7 +240,7 @@ class KeyvSessionStore implements SessionStore {
     try {
       // A graceful QUIT waits for pending commands; a client still (re)connecting may never get
       // there, so it is destroyed after the operation timeout rather than hanging a shutdown.
-      if (client.isReady) await withTimeout(client.close(), this.options.timeoutMs, 'close');
+      if (client.isReady) await withTimeout(client.close(), this.options.timeoutMs, 'session store close');
       else client.destroy();
     } catch (error) {
       this.logError('close', error);
